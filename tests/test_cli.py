@@ -1,0 +1,48 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from unet.cli import main
+
+
+def test_costs_json_lists_every_variant(capsys):
+    assert main(["costs", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 16
+    first = rows[0]
+    assert first["variant"] == "conv=standard-norm=batch-up=interpolate"
+    assert first["params"] == 14_129_568
+    assert first["mult_adds"] == 989_312_832
+    assert first["unsupported_ops"] == ["aten::avg_pool2d"]
+
+
+def test_costs_table_is_readable(capsys):
+    assert main(["costs", "--input-size", "32"]) == 0
+    out = capsys.readouterr().out
+    assert "conv=depthwise_separable-norm=group-up=transposed" in out
+    assert "14,129,568" in out
+
+
+def test_costs_bad_input_size_is_a_clear_error(capsys):
+    assert main(["costs", "--input-size", "40"]) == 2
+    assert "input_size 40 is not divisible" in capsys.readouterr().err
+
+
+def test_argument_errors_exit_2_without_traceback():
+    proc = subprocess.run(
+        [sys.executable, "-m", "unet.cli", "costs", "--batch-size", "0"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert "expected a positive integer, got '0'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("argv", [[], ["nope"]])
+def test_unknown_or_missing_command(argv):
+    with pytest.raises(SystemExit) as err:
+        main(argv)
+    assert err.value.code == 2
