@@ -1,0 +1,298 @@
+"""Options, case parametrisation, hardware-keyed storage and the cost gate of the suite.
+
+Run: pytest benchmarks [--device auto|cpu|cuda] [--dtype float32|float16|bfloat16]
+     [--channels-last] [--batch-sizes 1,32] [--quick] [--benchmark-compare] ...
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmarks.cases import DEFAULT_BATCH_SIZES, model_cases, norm_cases, upsample_cases
+from unet.bench.hardware import differing_fields, hardware_info, hardware_key
+from unet.bench.manifest import cost_changes, format_changes, load_manifest, write_manifest
+from unet.bench.runner import DTYPES, CaseRunner
+from unet.bench.storage import (
+    committed_baselines,
+    keyed_storage,
+    saved_runs,
+    storage_root,
+    unreadable,
+)
+from unet.choices import unsupported
+
+MANIFEST = Path(__file__).with_name("cost_manifest.json")
+STATE = "unet_bench_state"  # attribute on the pytest config holding this run's state
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("unet-bench")
+    g.addoption("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda")
+    g.addoption("--dtype", default="float32", help="float32 (default), float16 or bfloat16")
+    g.addoption("--channels-last", action="store_true", help="NHWC memory format")
+    g.addoption(
+        "--batch-sizes",
+        default=",".join(map(str, DEFAULT_BATCH_SIZES)),
+        help="comma-separated batch sizes of the model and norm cases (default 1,32)",
+    )
+    g.addoption(
+        "--quick",
+        action="store_true",
+        help="CPU-CI tier: 4 model variants covering every choice, batch = first batch size",
+    )
+    g.addoption(
+        "--warmup-time",
+        type=float,
+        default=None,
+        help="seconds of warmup per case (default 0.3 on CUDA, 0.05 on CPU)",
+    )
+    g.addoption(
+        "--update-cost-manifest",
+        action="store_true",
+        help="rewrite benchmarks/cost_manifest.json with this run's costs (intended changes)",
+    )
+    g.addoption(
+        "--allow-other-hardware",
+        action="store_true",
+        help="compare against a run from different hardware (latencies will not be comparable)",
+    )
+
+
+# --- configuration: device, storage, baselines ------------------------------------------------
+
+
+def _resolve_device(name: str) -> torch.device:
+    choices = ["auto", "cpu", "cuda"]
+    if name not in choices and not name.startswith("cuda:"):
+        raise pytest.UsageError(unsupported("--device", name, choices))
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise pytest.UsageError(
+            f"--device {name}: no CUDA device is available (torch {torch.__version__}, "
+            f"CUDA build: {torch.version.cuda or 'no'}). Use --device cpu or --device auto."
+        )
+    return torch.device(name)
+
+
+def _batch_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise pytest.UsageError(
+            f"--batch-sizes {text!r}: expected comma-separated positive integers, e.g. 1,32"
+        )
+    return sizes
+
+
+def _check_compare_target(config: pytest.Config, folder: Path, key: str) -> None:
+    """Make --benchmark-compare find this hardware's run, or stop with a message saying why not."""
+    compare = config.option.benchmark_compare
+    if not compare:
+        return
+    explicit = Path(str(compare))
+    if compare is not True and explicit.is_file():
+        candidates = [explicit]
+    else:
+        candidates = saved_runs(folder, None if compare is True else str(compare))
+        if not candidates and compare is True and committed_baselines(key):
+            # nothing local yet: compare against the baseline the project committed for this key
+            candidates = committed_baselines(key)[-1:]
+            config.option.benchmark_compare = str(candidates[0])
+    if not candidates:
+        what = "" if compare is True else f" matching {compare!r}"
+        raise pytest.UsageError(
+            f"--benchmark-compare: no saved run{what} for this hardware (key {key}) in {folder} "
+            f"or benchmarks/baselines/{key}. Record one "
+            "first: `unet-bench run` or `pytest benchmarks --benchmark-autosave`."
+        )
+    # pytest-benchmark loads every run file of the folder; a broken one would end in a traceback
+    for path in {*candidates, *saved_runs(folder)}:
+        why = unreadable(path)
+        if why:
+            raise pytest.UsageError(
+                f"--benchmark-compare: cannot use {path}: {why}. Move or delete that file."
+            )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Runs before pytest-benchmark's own (trylast) configure, so the storage option it reads
+    # already points at this hardware's folder.
+    if not hasattr(config.option, "device"):
+        return  # benchmarks/conftest.py loaded without its options (not a benchmarks run)
+    device = _resolve_device(config.option.device)
+    if config.option.dtype not in DTYPES:
+        raise pytest.UsageError(unsupported("--dtype", config.option.dtype, sorted(DTYPES)))
+    batch_sizes = _batch_sizes(config.option.batch_sizes)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # autotuned once per shape during warmup
+    info = hardware_info(device)
+    key = hardware_key(info)
+    root = storage_root(config.option.benchmark_storage)
+    folder = None
+    if root is not None:
+        folder = keyed_storage(root, key)
+        config.option.benchmark_storage = f"file://{folder}"
+        _check_compare_target(config, folder, key)
+    try:
+        manifest = load_manifest(MANIFEST)
+    except ValueError as err:
+        raise pytest.UsageError(
+            f"{err}. Restore it from git or rerun --update-cost-manifest."
+        ) from None
+    warmup = config.option.warmup_time
+    setattr(
+        config,
+        STATE,
+        {
+            "device": device,
+            "batch_sizes": batch_sizes,
+            "hardware": info,
+            "key": key,
+            "folder": folder,
+            "manifest": manifest,
+            "runner": CaseRunner(
+                device=device,
+                dtype_name=config.option.dtype,
+                channels_last=config.option.channels_last,
+                warmup_s=warmup if warmup is not None else (0.3 if device.type == "cuda" else 0.05),
+            ),
+            "costs": {},  # case name -> cost entry of this run
+            "changes": [],  # (case, field, old, new) against manifest or saved run
+            "unchecked": [],  # cases the manifest does not know
+        },
+    )
+
+
+def _state(config: pytest.Config) -> dict:
+    return getattr(config, STATE)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    if not hasattr(config, STATE):
+        return []
+    s = _state(config)
+    lines = [f"unet-bench: hardware key {s['key']}", f"unet-bench: {s['hardware']}"]
+    if s["device"].type == "cpu":
+        lines.append(f"unet-bench: CPU threads {torch.get_num_threads()}")
+    return lines
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
+    s = _state(config)
+    machine_info["unet_bench"] = {
+        **s["hardware"],
+        "key": s["key"],
+        "dtype": config.option.dtype,
+        "channels_last": config.option.channels_last,
+    }
+
+
+def pytest_benchmark_compare_machine_info(
+    config: pytest.Config, benchmarksession: object, machine_info: dict, compared_benchmark: dict
+) -> None:
+    ours = _state(config)["hardware"]
+    theirs = compared_benchmark.get("machine_info", {}).get("unet_bench", {})
+    diff = differing_fields(ours, theirs)
+    if diff and not config.option.allow_other_hardware:
+        fields = "; ".join(f"{f}: saved {old!r}, here {new!r}" for f, (old, new) in diff.items())
+        raise pytest.UsageError(
+            f"--benchmark-compare: the saved run is from other hardware ({fields}). Its latencies "
+            "are not comparable with this machine's; compare against a run of this hardware, or "
+            "pass --allow-other-hardware to compare anyway."
+        )
+
+
+# --- cases --------------------------------------------------------------------------------------
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    config = metafunc.config
+    if not hasattr(config, STATE):
+        return
+    quick, sizes = config.option.quick, _state(config)["batch_sizes"]
+    for fixture, cases in (
+        ("model_case", lambda: model_cases(sizes, quick)),
+        ("norm_case", lambda: norm_cases(sizes, quick)),
+        ("upsample_case", lambda: upsample_cases(quick)),
+    ):
+        if fixture in metafunc.fixturenames:
+            params = cases()
+            metafunc.parametrize(fixture, params, ids=[c.id for c in params])
+
+
+@pytest.fixture
+def run_case(request: pytest.FixtureRequest, benchmark):
+    """``run_case(case, module, x, info, repeat=1)``: time one case, then apply the cost gate."""
+    config = request.config
+    state = _state(config)
+    name = request.node.name
+
+    def run(case, module, x, info, repeat=1):
+        benchmark.group = case.group
+        extra = state["runner"].run(benchmark, name, module, x, info, repeat)
+        state["costs"][name] = extra
+        _cost_gate(config, request.node, name, extra)
+        return extra
+
+    return run
+
+
+def _compared_runs(config: pytest.Config, fullname: str) -> list[tuple[str, dict]]:
+    bs = getattr(config, "_benchmarksession", None)
+    mapping = getattr(bs, "compared_mapping", None) or {}
+    return [(str(p), runs[fullname]) for p, runs in mapping.items() if fullname in runs]
+
+
+def _cost_gate(config: pytest.Config, node: pytest.Item, name: str, extra: dict) -> None:
+    state = _state(config)
+    references = []
+    if name in state["manifest"]:
+        references.append(("cost manifest", state["manifest"][name]))
+    else:
+        state["unchecked"].append(name)
+    for path, saved in _compared_runs(config, node.nodeid):
+        references.append((Path(path).name, saved.get("extra_info", {})))
+    failures = []
+    for source, old in references:
+        for field, before, after in cost_changes(old, extra):
+            state["changes"].append((name, field, before, after))
+            failures.append(f"{field}: {before!r} -> {after!r} (vs {source})")
+    if failures and not config.option.update_cost_manifest:
+        pytest.fail(f"{name}: cost changed: " + "; ".join(failures), False)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    if not hasattr(config, STATE) or not config.option.update_cost_manifest:
+        return
+    state = _state(config)
+    if state["costs"]:
+        write_manifest(MANIFEST, {**state["manifest"], **state["costs"]})
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    if not hasattr(config, STATE):
+        return
+    state = _state(config)
+    tr = terminalreporter
+    if state["changes"]:
+        verb = "recorded" if config.option.update_cost_manifest else "COST REGRESSION"
+        tr.section(
+            f"unet-bench: cost changes ({verb})",
+            sep="-",
+            red=not config.option.update_cost_manifest,
+        )
+        tr.write_line(format_changes(state["changes"]))
+    if config.option.update_cost_manifest and state["costs"]:
+        tr.write_line(f"unet-bench: wrote {len(state['costs'])} cases to {MANIFEST}")
+    elif state["unchecked"]:
+        tr.write_line(
+            f"unet-bench: {len(state['unchecked'])} cases are not in the cost manifest "
+            "(add them with --update-cost-manifest)"
+        )

@@ -1,0 +1,103 @@
+"""Which hardware a run came from, and the storage key that keeps runs of different hardware apart.
+
+Latency is only comparable on the same device, driver and software stack, so every saved run
+carries these fields and is stored under a key built from them.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+from pathlib import Path
+
+import torch
+
+# The fields whose difference makes two runs' latencies incomparable.
+CUDA_FIELDS = ("device", "device_name", "capability", "driver", "cuda", "cudnn", "torch")
+CPU_FIELDS = ("device", "cpu", "torch", "threads")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown-cpu"
+
+
+def cuda_driver() -> str:
+    try:
+        import pynvml  # type: ignore[import-not-found]  # optional, ships with nvidia-ml-py
+
+        pynvml.nvmlInit()
+        return str(pynvml.nvmlSystemGetDriverVersion())
+    except Exception:
+        pass
+    try:
+        return Path("/proc/driver/nvidia/version").read_text().split("Kernel Module")[1].split()[0]
+    except (OSError, IndexError):
+        return "unknown"
+
+
+def hardware_info(device: torch.device | str) -> dict[str, str]:
+    """The fields that identify ``device`` and the software that drives it."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        props = torch.cuda.get_device_properties(index)
+        return {
+            "device": "cuda",
+            "device_name": props.name,
+            "capability": f"{props.major}.{props.minor}",
+            "driver": cuda_driver(),
+            "cuda": str(torch.version.cuda),
+            "cudnn": str(torch.backends.cudnn.version()),
+            "torch": torch.__version__,
+        }
+    return {
+        "device": "cpu",
+        "cpu": cpu_model(),
+        "torch": torch.__version__,
+        "threads": str(torch.get_num_threads()),
+    }
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "_", text).strip("_")
+
+
+def hardware_key(info: dict[str, str]) -> str:
+    """A readable folder name, e.g.
+    'cuda-NVIDIA_H200-sm9.0-drv570.86-cu12.8-cudnn91002-torch2.11.0' or 'cpu-AMD_EPYC-...'."""
+    if info["device"] == "cuda":
+        parts = [
+            "cuda",
+            info["device_name"],
+            f"sm{info['capability']}",
+            f"drv{info['driver']}",
+            f"cu{info['cuda']}",
+            f"cudnn{info['cudnn']}",
+            f"torch{info['torch']}",
+        ]
+    else:
+        parts = ["cpu", info["cpu"], f"torch{info['torch']}", f"threads{info['threads']}"]
+    return "-".join(_slug(p) for p in parts)
+
+
+def differing_fields(ours: dict[str, str], theirs: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """field -> (theirs, ours) for every identifying field that differs (or one side lacks)."""
+    devices = {ours.get("device"), theirs.get("device")}
+    fields = (
+        CUDA_FIELDS
+        if devices == {"cuda"}
+        else CPU_FIELDS
+        if devices == {"cpu"}
+        else (*CPU_FIELDS, *CUDA_FIELDS[1:])
+    )
+    return {
+        f: (theirs.get(f, "<missing>"), ours.get(f, "<missing>"))
+        for f in fields
+        if ours.get(f) != theirs.get(f)
+    }

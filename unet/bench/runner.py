@@ -1,0 +1,90 @@
+"""Runs one benchmark case: place it on the device, count its costs, check its output, warm it
+up, time it with pytest-benchmark, and record what the suite promises in ``extra_info``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from unet.bench.timing import device_time, peak_memory_bytes, synchronized, warmup
+from unet.costs import measure_costs
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@dataclass
+class CaseRunner:
+    device: torch.device
+    dtype_name: str = "float32"
+    channels_last: bool = False
+    warmup_s: float = 0.3  # per case: cuDNN autotuning of its shapes, clocks back up after idling
+    warmup_iters: int = 3
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return DTYPES[self.dtype_name]
+
+    def place(self, module: nn.Module, x: torch.Tensor) -> tuple[nn.Module, torch.Tensor]:
+        module = module.to(device=self.device, dtype=self.dtype).eval()
+        x = x.to(device=self.device, dtype=self.dtype)
+        if self.channels_last:
+            module = module.to(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
+        return module, x
+
+    def run(
+        self,
+        benchmark: Any,
+        name: str,
+        module: nn.Module,
+        x: torch.Tensor,
+        info: dict[str, object],
+        repeat: int = 1,
+    ) -> dict[str, object]:
+        """Benchmark ``repeat`` applications of ``module`` to ``x`` as one timed call."""
+        module, x = self.place(module, x)
+        costs = measure_costs(module, x)
+        extra = benchmark.extra_info
+        extra.update(info)
+        extra.update(
+            batch_size=x.shape[0],
+            device=self.device.type,
+            dtype=self.dtype_name,
+            channels_last=self.channels_last,
+            params=costs.params,
+            flops=costs.flops,
+            mult_adds=costs.mult_adds,
+            unsupported_ops=sorted(costs.unsupported_ops),
+        )
+        if self.device.type == "cpu":
+            extra["threads"] = torch.get_num_threads()
+        if repeat > 1:
+            extra["applications_per_call"] = repeat
+
+        def forward() -> torch.Tensor:
+            for _ in range(repeat):
+                out = module(x)
+            return out
+
+        timed = synchronized(forward, self.device)
+        with torch.no_grad():
+            out = timed()
+            if not torch.isfinite(out).all():
+                pytest.fail(f"{name}: output contains NaN or inf ({self.dtype_name})", False)
+            if not benchmark.disabled:
+                warmup(timed, self.warmup_s, self.warmup_iters)
+            benchmark(timed)
+            if benchmark.disabled:
+                return extra
+            if repeat > 1:
+                extra["per_application_s"] = benchmark.stats.stats.median / repeat
+            if self.device.type == "cuda":
+                extra["device_time_s"], extra["device_time_method"] = device_time(
+                    forward, self.device
+                )
+                extra["peak_memory_bytes"] = peak_memory_bytes(forward, self.device)
+        return extra

@@ -1,0 +1,77 @@
+"""Where runs live: pytest-benchmark's storage, one folder per hardware key.
+
+Local runs go to ``<--benchmark-storage>/<hardware key>/`` (default ``.benchmarks/``, ignored by
+git). Baselines that the project commits live in ``benchmarks/baselines/<hardware key>/`` and are
+only ever added to by ``unet-bench save-baseline``; no run writes or deletes them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from pytest_benchmark.storage.file import FileStorage
+from pytest_benchmark.utils import get_machine_id
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
+COMMITTED_BASELINES = BENCHMARKS_DIR / "baselines"
+DEFAULT_STORAGE = ".benchmarks"
+
+
+class _QuietLogger:
+    def info(self, *args: object, **kwargs: object) -> None: ...
+
+    def warning(self, *args: object, **kwargs: object) -> None: ...
+
+
+def storage_root(option: str) -> Path | None:
+    """The folder behind a --benchmark-storage value; None for non-file (elasticsearch) storage."""
+    if option.startswith("file://"):
+        return Path(option[len("file://") :])
+    if "://" in option:
+        return None
+    return Path(option)
+
+
+def keyed_storage(root: Path, key: str) -> Path:
+    return root / key
+
+
+def saved_runs(folder: Path, pattern: str | None = None) -> list[Path]:
+    """The run files pytest-benchmark would load from ``folder`` (oldest first)."""
+    if not folder.is_dir():
+        return []
+    storage = FileStorage(folder, _QuietLogger(), default_machine_id=get_machine_id())
+    return sorted(storage.query(pattern) if pattern else storage.query())
+
+
+def committed_baselines(key: str) -> list[Path]:
+    folder = COMMITTED_BASELINES / key
+    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+
+
+def unreadable(path: Path) -> str | None:
+    """Why ``path`` is not a usable pytest-benchmark run file, or None when it is."""
+    try:
+        data = json.loads(path.read_text())
+    except OSError as err:
+        return f"cannot read it ({err.strerror})"
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        return f"it is not valid JSON ({err})"
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
+        return "it has no 'benchmarks' list; is it a pytest-benchmark run file?"
+    return None
+
+
+def save_baseline(run: Path, key: str) -> Path:
+    """Copy ``run`` into the committed baselines of ``key`` under the next free number."""
+    folder = COMMITTED_BASELINES / key
+    folder.mkdir(parents=True, exist_ok=True)
+    numbers = [int(p.name[:4]) for p in folder.glob("[0-9][0-9][0-9][0-9]_*.json")]
+    target = folder / f"{max(numbers, default=0) + 1:04d}_baseline.json"
+    if target.exists():  # never overwrite what someone saved
+        raise FileExistsError(f"{target} already exists")
+    shutil.copyfile(run, target)
+    return target
