@@ -8,19 +8,27 @@ TORCH ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup costs test lint clean
+.PHONY: setup bench costs cost-gate test lint clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV_FLAGS) $(VENV)
-	$(PY) -m pip install -q --upgrade pip
 	$(if $(strip $(TORCH)),$(PY) -m pip install -q "$(TORCH)")
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
+# Main job: benchmark on the best device, save under the hardware key, compare with the last run.
+# ARGS go to unet-bench run, e.g. make bench ARGS="--quick -- --benchmark-compare-fail=median:10%"
+bench: $(STAMP)
+	$(VENV)/bin/unet-bench run $(ARGS)
+
 costs: $(STAMP)
 	$(VENV)/bin/unet-bench costs
+
+# Every case once, untimed: fails when any case's params/flops/mult-adds differ from the manifest.
+cost-gate: $(STAMP)
+	$(PY) -m pytest benchmarks --benchmark-disable -q -p no:cacheprovider
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -28,6 +36,7 @@ lint: $(STAMP)
 
 test: lint
 	$(PY) -m pytest tests
+	$(MAKE) --no-print-directory cost-gate
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

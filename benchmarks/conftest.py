@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from benchmarks.cases import DEFAULT_BATCH_SIZES, model_cases, norm_cases, upsample_cases
-from unet.bench.hardware import differing_fields, hardware_info, hardware_key
+from unet.bench.hardware import differing_fields, hardware_info, hardware_key, resolve_device
 from unet.bench.manifest import cost_changes, format_changes, load_manifest, write_manifest
 from unet.bench.runner import DTYPES, CaseRunner
 from unet.bench.storage import (
@@ -55,6 +55,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="rewrite benchmarks/cost_manifest.json with this run's costs (intended changes)",
     )
     g.addoption(
+        "--cost-manifest",
+        type=Path,
+        default=MANIFEST,
+        help="the cost manifest to check against (default benchmarks/cost_manifest.json)",
+    )
+    g.addoption(
         "--allow-other-hardware",
         action="store_true",
         help="compare against a run from different hardware (latencies will not be comparable)",
@@ -62,20 +68,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 # --- configuration: device, storage, baselines ------------------------------------------------
-
-
-def _resolve_device(name: str) -> torch.device:
-    choices = ["auto", "cpu", "cuda"]
-    if name not in choices and not name.startswith("cuda:"):
-        raise pytest.UsageError(unsupported("--device", name, choices))
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise pytest.UsageError(
-            f"--device {name}: no CUDA device is available (torch {torch.__version__}, "
-            f"CUDA build: {torch.version.cuda or 'no'}). Use --device cpu or --device auto."
-        )
-    return torch.device(name)
 
 
 def _batch_sizes(text: str) -> tuple[int, ...]:
@@ -125,7 +117,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # already points at this hardware's folder.
     if not hasattr(config.option, "device"):
         return  # benchmarks/conftest.py loaded without its options (not a benchmarks run)
-    device = _resolve_device(config.option.device)
+    try:
+        device = resolve_device(config.option.device)
+    except ValueError as err:
+        raise pytest.UsageError(str(err)) from None
     if config.option.dtype not in DTYPES:
         raise pytest.UsageError(unsupported("--dtype", config.option.dtype, sorted(DTYPES)))
     batch_sizes = _batch_sizes(config.option.batch_sizes)
@@ -140,7 +135,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.benchmark_storage = f"file://{folder}"
         _check_compare_target(config, folder, key)
     try:
-        manifest = load_manifest(MANIFEST)
+        manifest = load_manifest(config.option.cost_manifest)
     except ValueError as err:
         raise pytest.UsageError(
             f"{err}. Restore it from git or rerun --update-cost-manifest."
@@ -273,7 +268,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     state = _state(config)
     if state["costs"]:
-        write_manifest(MANIFEST, {**state["manifest"], **state["costs"]})
+        write_manifest(config.option.cost_manifest, {**state["manifest"], **state["costs"]})
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
@@ -290,7 +285,9 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
         )
         tr.write_line(format_changes(state["changes"]))
     if config.option.update_cost_manifest and state["costs"]:
-        tr.write_line(f"unet-bench: wrote {len(state['costs'])} cases to {MANIFEST}")
+        tr.write_line(
+            f"unet-bench: wrote {len(state['costs'])} cases to {config.option.cost_manifest}"
+        )
     elif state["unchecked"]:
         tr.write_line(
             f"unet-bench: {len(state['unchecked'])} cases are not in the cost manifest "

@@ -17,6 +17,22 @@ CUDA_FIELDS = ("device", "device_name", "capability", "driver", "cuda", "cudnn",
 CPU_FIELDS = ("device", "cpu", "torch", "threads")
 
 
+def resolve_device(name: str) -> torch.device:
+    """'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'; ValueError otherwise."""
+    from unet.choices import unsupported
+
+    if name not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", name):
+        raise ValueError(unsupported("--device", name, ["auto", "cpu", "cuda", "cuda:N"]))
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"--device {name}: no CUDA device is available (torch {torch.__version__}, "
+            f"CUDA build: {torch.version.cuda or 'no'}). Use --device cpu or --device auto."
+        )
+    return torch.device(name)
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -47,8 +47,8 @@ def saved_runs(folder: Path, pattern: str | None = None) -> list[Path]:
     return sorted(storage.query(pattern) if pattern else storage.query())
 
 
-def committed_baselines(key: str) -> list[Path]:
-    folder = COMMITTED_BASELINES / key
+def committed_baselines(key: str, root: Path = COMMITTED_BASELINES) -> list[Path]:
+    folder = root / key
     return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 
@@ -65,9 +65,9 @@ def unreadable(path: Path) -> str | None:
     return None
 
 
-def save_baseline(run: Path, key: str) -> Path:
+def save_baseline(run: Path, key: str, root: Path = COMMITTED_BASELINES) -> Path:
     """Copy ``run`` into the committed baselines of ``key`` under the next free number."""
-    folder = COMMITTED_BASELINES / key
+    folder = root / key
     folder.mkdir(parents=True, exist_ok=True)
     numbers = [int(p.name[:4]) for p in folder.glob("[0-9][0-9][0-9][0-9]_*.json")]
     target = folder / f"{max(numbers, default=0) + 1:04d}_baseline.json"

@@ -1,0 +1,145 @@
+import json
+import time
+
+import pytest
+import torch
+
+from unet.bench.hardware import differing_fields, hardware_info, hardware_key, resolve_device
+from unet.bench.manifest import cost_changes, format_changes, load_manifest, write_manifest
+from unet.bench.storage import committed_baselines, save_baseline, unreadable
+from unet.bench.timing import synchronized, warmup
+from unet.cli import main
+
+H200 = {
+    "device": "cuda",
+    "device_name": "NVIDIA H200",
+    "capability": "9.0",
+    "driver": "570.86.15",
+    "cuda": "12.8",
+    "cudnn": "91002",
+    "torch": "2.11.0",
+}
+
+
+def test_cpu_hardware_info_has_the_key_fields():
+    info = hardware_info("cpu")
+    assert info["threads"] == str(torch.get_num_threads())
+    assert info["torch"] == torch.__version__
+    key = hardware_key(info)
+    assert key.startswith("cpu-")
+    assert f"threads{torch.get_num_threads()}" in key
+
+
+def test_cuda_key_is_readable_and_filesystem_safe():
+    key = hardware_key(H200)
+    assert key == "cuda-NVIDIA_H200-sm9.0-drv570.86.15-cu12.8-cudnn91002-torch2.11.0"
+
+
+def test_differing_fields_names_each_changed_field():
+    other = {**H200, "driver": "575.0", "device_name": "NVIDIA H100"}
+    assert differing_fields(H200, other) == {
+        "device_name": ("NVIDIA H100", "NVIDIA H200"),
+        "driver": ("575.0", "570.86.15"),
+    }
+    assert differing_fields(H200, dict(H200)) == {}
+    cross = differing_fields(hardware_info("cpu"), H200)
+    assert cross["device"] == ("cuda", "cpu")
+
+
+def test_resolve_device_rejects_unknown_names():
+    with pytest.raises(ValueError, match=r"Unsupported --device 'cdua'; did you mean 'cuda'"):
+        resolve_device("cdua")
+    assert resolve_device("cpu").type == "cpu"
+
+
+def test_manifest_round_trip_and_changes(tmp_path):
+    path = tmp_path / "m.json"
+    assert load_manifest(path) == {}
+    entry = {"params": 3, "flops": 10, "mult_adds": 12, "unsupported_ops": ["b", "a"], "x": 1}
+    write_manifest(path, {"case": entry})
+    loaded = load_manifest(path)
+    assert loaded == {"case": {"params": 3, "flops": 10, "mult_adds": 12,
+                               "unsupported_ops": ["a", "b"]}}  # fmt: skip
+    assert cost_changes(loaded["case"], entry) == []
+    assert cost_changes(loaded["case"], {**entry, "flops": 11, "unsupported_ops": []}) == [
+        ("flops", 10, 11),
+        ("unsupported_ops", ["a", "b"], []),
+    ]
+    table = format_changes([("case", "flops", 10_000, 11_000)])
+    assert "10,000" in table
+    assert "11,000" in table
+
+
+def test_broken_manifest_is_an_error_not_an_empty_one(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text("{")
+    with pytest.raises(ValueError, match="cannot read the cost manifest"):
+        load_manifest(path)
+
+
+def test_save_baseline_never_overwrites(tmp_path):
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps({"benchmarks": []}))
+    root = tmp_path / "baselines"
+    first = save_baseline(run, "key", root)
+    first.write_text("kept")
+    second = save_baseline(run, "key", root)
+    assert (first.name, second.name) == ("0001_baseline.json", "0002_baseline.json")
+    assert first.read_text() == "kept"
+    assert committed_baselines("key", root) == [first, second]
+
+
+def test_unreadable_explains_why(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2")
+    assert "not valid JSON" in unreadable(bad)
+    bad.write_text("[]")
+    assert "no 'benchmarks' list" in unreadable(bad)
+    bad.write_text('{"benchmarks": []}')
+    assert unreadable(bad) is None
+    assert "cannot read" in unreadable(tmp_path / "missing.json")
+
+
+def test_warmup_honours_both_time_and_count():
+    calls = []
+    assert warmup(lambda: calls.append(1), min_time_s=0.0, min_iters=4) == 4
+    start = time.perf_counter()
+    n = warmup(lambda: time.sleep(0.01), min_time_s=0.05, min_iters=1)
+    assert time.perf_counter() - start >= 0.05
+    assert n >= 4
+
+
+def test_synchronized_is_transparent_on_cpu():
+    fn = lambda: 7  # noqa: E731
+    assert synchronized(fn, torch.device("cpu")) is fn
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_device_time_and_peak_memory_on_cuda():
+    from unet.bench.timing import device_time, peak_memory_bytes
+
+    x = torch.randn(64, 64, device="cuda")
+    seconds, method = device_time(lambda: x @ x, torch.device("cuda"))
+    assert seconds > 0
+    assert method in {"cuda_graph", "cuda_events"}
+    assert peak_memory_bytes(lambda: x @ x, torch.device("cuda")) > 0
+
+
+def test_save_baseline_command_refuses_without_a_run(tmp_path, capsys):
+    assert main(["save-baseline", "--storage", str(tmp_path / "empty")]) == 4
+    assert "no local run for cpu-" in capsys.readouterr().err
+
+
+def test_save_baseline_command_refuses_other_hardware(tmp_path, capsys):
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps({"benchmarks": [], "machine_info": {"unet_bench": {"key": "x"}}}))
+    assert main(["save-baseline", "--run", str(run)]) == 4
+    assert "was recorded on 'x', not on this machine's" in capsys.readouterr().err
+
+
+def test_run_command_with_cuda_but_no_gpu(capsys):
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA")
+    assert main(["run", "--device", "cuda"]) == 4
+    assert "no CUDA device is available" in capsys.readouterr().err

@@ -1,0 +1,252 @@
+"""Drive the benchmark suite as a user would: pytest in a subprocess, tiny settings.
+
+Slowdowns, width changes and NaNs are injected from outside through a pytest plugin written to
+a temporary folder, so the product code carries no test hooks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+FAST = ["--quick", "--benchmark-max-time=0.05", "--benchmark-min-rounds=3", "--warmup-time=0"]
+
+SLOW_INSTANCE = """
+import time
+import unet.model
+
+_forward = unet.model.Hourglass.forward
+
+def forward(self, x):
+    if self.config.norm == "instance":
+        time.sleep(0.03)
+    return _forward(self, x)
+
+unet.model.Hourglass.forward = forward
+"""
+
+WIDER_GROUP = """
+import unet.model
+
+_init = unet.model.Hourglass.__init__
+
+def __init__(self, config=None):
+    if config is not None and config.norm == "group":
+        config = config.with_(block_expansion=40)
+    _init(self, config)
+
+unet.model.Hourglass.__init__ = __init__
+"""
+
+NAN_LAYER = """
+import unet.model
+
+_forward = unet.model.Hourglass.forward
+
+def forward(self, x):
+    out = _forward(self, x)
+    return out * float("nan") if self.config.norm == "layer" else out
+
+unet.model.Hourglass.forward = forward
+"""
+
+GROUP_CASE = "test_model[conv=depthwise_separable-norm=group-up=interpolate-bs=1]"
+INSTANCE_CASE = "test_model[conv=standard-norm=instance-up=transposed-bs=1]"
+
+
+def suite(
+    tmp: Path, *args: str, plugin: str | None = None, store: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(REPO / "benchmarks"),
+        "-p",
+        "no:cacheprovider",
+        f"--benchmark-storage=file://{store or tmp / 'store'}",
+        *args,
+    ]
+    env = dict(os.environ)
+    if plugin:
+        (tmp / "injected_plugin.py").write_text(plugin)
+        cmd += ["-p", "injected_plugin"]
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp), env.get("PYTHONPATH")]))
+    proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, env=env, timeout=600)
+    proc.stdout += proc.stderr  # one stream to search
+    return proc
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding one saved quick run of the model cases."""
+    tmp = tmp_path_factory.mktemp("saved")
+    proc = suite(tmp, *FAST, "-k", "test_model", "--benchmark-autosave")
+    assert proc.returncode == 0, proc.stdout
+    return tmp / "store"
+
+
+def saved_files(store: Path) -> list[Path]:
+    return sorted(store.rglob("*.json"))
+
+
+def test_runs_are_stored_under_the_hardware_key_with_its_machine_info(saved):
+    (run,) = saved_files(saved)
+    key_folder = run.relative_to(saved).parts[0]
+    data = json.loads(run.read_text())
+    info = data["machine_info"]["unet_bench"]
+    assert info["key"] == key_folder
+    assert info["device"] == "cpu"
+    assert info["threads"] == str(torch.get_num_threads())
+    extra = data["benchmarks"][0]["extra_info"]
+    for field in ("conv", "norm", "upsample", "batch_size", "device", "dtype", "params"):
+        assert field in extra
+    assert {"flops", "mult_adds", "unsupported_ops"} <= extra.keys()
+    assert data["benchmarks"][0]["group"] == "model 1x3x64x64"
+
+
+def test_save_then_compare_same_code_passes(saved, tmp_path):
+    proc = suite(
+        tmp_path, *FAST, "-k", "test_model", "--benchmark-compare",
+        "--benchmark-compare-fail=median:60%", store=saved,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout
+    assert "Comparing against benchmarks from" in proc.stdout
+    assert len(saved_files(saved)) == 1  # comparing saved nothing new
+
+
+def test_injected_slowdown_fails_naming_only_the_touched_case(saved, tmp_path):
+    proc = suite(
+        tmp_path, *FAST, "-k", "test_model", "--benchmark-compare",
+        "--benchmark-compare-fail=median:60%", plugin=SLOW_INSTANCE, store=saved,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout
+    flagged = re.findall(r"^\t(test_\S+)", proc.stdout.split("Performance has regressed")[1], re.M)
+    assert {name.split(" (")[0] for name in flagged} == {INSTANCE_CASE}
+
+
+def test_width_change_fails_the_cost_gate_against_the_manifest(tmp_path):
+    proc = suite(tmp_path, *FAST, "-k", "test_model", "--benchmark-disable", plugin=WIDER_GROUP)
+    assert proc.returncode == 1, proc.stdout
+    assert f"{GROUP_CASE}: cost changed: params: 1616958 -> " in proc.stdout
+    assert "flops: 124858368 -> " in proc.stdout
+    assert "cost changes (COST REGRESSION)" in proc.stdout
+    assert "1 failed, 3 passed" in proc.stdout
+
+
+def test_width_change_fails_the_cost_gate_against_a_saved_run(saved, tmp_path):
+    proc = suite(
+        tmp_path, *FAST, "-k", "test_model", "--benchmark-compare",
+        f"--cost-manifest={tmp_path / 'none.json'}", plugin=WIDER_GROUP, store=saved,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout
+    assert re.search(rf"{re.escape(GROUP_CASE)}: cost changed: params: .*vs 0001_", proc.stdout)
+
+
+def test_update_cost_manifest_rewrites_only_the_given_manifest(tmp_path):
+    manifest = tmp_path / "manifest.json"
+    args = ["-k", "test_upsample", "--benchmark-disable", f"--cost-manifest={manifest}"]
+    first = suite(tmp_path, *FAST, *args, "--update-cost-manifest")
+    assert first.returncode == 0, first.stdout
+    cases = json.loads(manifest.read_text())["cases"]
+    assert cases["test_upsample[up=transposed-bs=1]"]["flops"] == 18_874_368
+    assert suite(tmp_path, *FAST, *args).returncode == 0
+
+
+def test_nan_output_fails_that_case_by_name(tmp_path):
+    proc = suite(tmp_path, *FAST, "-k", "test_model", "--benchmark-disable", plugin=NAN_LAYER)
+    assert proc.returncode == 1
+    assert "conv=depthwise_separable-norm=layer-up=transposed-bs=1]: output contains NaN" in (
+        proc.stdout
+    )
+    assert "1 failed, 3 passed" in proc.stdout
+
+
+def _usage_error(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 4, proc.stdout
+    assert "Traceback" not in proc.stdout
+    return proc.stdout
+
+
+def test_compare_without_a_baseline_is_a_usage_error(tmp_path):
+    out = _usage_error(suite(tmp_path, *FAST, "--benchmark-compare"))
+    assert "no saved run for this hardware (key cpu-" in out
+    assert "unet-bench run" in out
+
+
+def test_corrupted_baseline_is_a_usage_error(saved, tmp_path):
+    store = tmp_path / "store"
+    (run,) = saved_files(saved)
+    broken = store / run.relative_to(saved).with_name("0002_broken.json")
+    broken.parent.mkdir(parents=True)
+    broken.write_text('{"benchmarks": [')
+    out = _usage_error(suite(tmp_path, *FAST, "--benchmark-compare", store=store))
+    assert "0002_broken.json: it is not valid JSON" in out
+
+
+def test_other_hardware_baseline_is_refused_unless_allowed(saved, tmp_path):
+    (run,) = saved_files(saved)
+    data = json.loads(run.read_text())
+    data["machine_info"]["unet_bench"].update(cpu="Some Other CPU", threads="64")
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(data))
+    out = _usage_error(suite(tmp_path, *FAST, "-k", "test_model", f"--benchmark-compare={other}"))
+    assert "from other hardware (cpu: saved 'Some Other CPU'" in out
+    assert "threads: saved '64'" in out
+    assert "--allow-other-hardware" in out
+    allowed = suite(
+        tmp_path, *FAST, "-k", "test_model", f"--benchmark-compare={other}",
+        "--allow-other-hardware",
+    )  # fmt: skip
+    assert allowed.returncode == 0, allowed.stdout
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_a_gpu_is_a_usage_error(tmp_path):
+    out = _usage_error(suite(tmp_path, "--device", "cuda"))
+    assert "--device cuda: no CUDA device is available" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--device", "gpu"], "Unsupported --device 'gpu'"),
+        (["--dtype", "fp16"], "Unsupported --dtype 'fp16'"),
+        (["--batch-sizes", "1,x"], "--batch-sizes '1,x': expected comma-separated"),
+    ],
+)
+def test_bad_options_are_usage_errors(tmp_path, args, message):
+    assert message in _usage_error(suite(tmp_path, *args))
+
+
+def test_default_suite_has_the_42_cases_and_quick_covers_every_choice(tmp_path):
+    full = suite(tmp_path, "--collect-only", "-q")
+    ids = [line for line in full.stdout.splitlines() if "::test_" in line]
+    assert len(ids) == 42
+    quick = [line for line in suite(tmp_path, "--collect-only", "-q", "--quick").stdout.splitlines()
+             if "::test_model" in line]  # fmt: skip
+    for choice in ("conv=standard", "conv=depthwise_separable", "norm=batch", "norm=layer",
+                   "norm=instance", "norm=group", "up=interpolate", "up=transposed"):  # fmt: skip
+        assert any(choice in line for line in quick), choice
+
+
+def test_main_job_records_a_baseline_then_compares(tmp_path):
+    store = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "unet.cli", "run", "--quick", f"--storage={store}", "--",
+           "-k", "test_upsample", "--benchmark-max-time=0.05", "--warmup-time=0"]  # fmt: skip
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "this run becomes its baseline" in first.stdout
+    assert "recorded the first run (baseline)" in first.stdout
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "comparing against" in second.stdout
+    assert len(list(store.rglob("*.json"))) == 2
