@@ -22,6 +22,15 @@ from unet.bench.storage import (
     storage_root,
     unreadable,
 )
+from unet.bench.timing import rerun_samples
+from unet.bench.verdict import (
+    MIN_EFFECT,
+    REGRESSION,
+    compare_samples,
+    confirm,
+    failed,
+    format_verdicts,
+)
 from unet.choices import unsupported
 
 MANIFEST = Path(__file__).with_name("cost_manifest.json")
@@ -59,6 +68,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=Path,
         default=MANIFEST,
         help="the cost manifest to check against (default benchmarks/cost_manifest.json)",
+    )
+    g.addoption(
+        "--verdict",
+        action="store_true",
+        help="decide each case against the compared run with a rank test on raw samples; "
+        "re-measure suspected regressions; exit 1 only on a confirmed one "
+        "(needs --benchmark-compare against a run saved with --benchmark-save-data)",
+    )
+    g.addoption(
+        "--min-effect",
+        type=float,
+        default=MIN_EFFECT,
+        help=f"smallest relative median change --verdict counts (default {MIN_EFFECT})",
+    )
+    g.addoption(
+        "--skip-costs",
+        action="store_true",
+        help="do not count costs (no cost gate); for A/B timing blocks, which count them once",
     )
     g.addoption(
         "--allow-other-hardware",
@@ -124,6 +151,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.option.dtype not in DTYPES:
         raise pytest.UsageError(unsupported("--dtype", config.option.dtype, sorted(DTYPES)))
     batch_sizes = _batch_sizes(config.option.batch_sizes)
+    if config.option.verdict and not config.option.benchmark_compare:
+        raise pytest.UsageError("--verdict compares against a saved run: add --benchmark-compare")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # autotuned once per shape during warmup
     info = hardware_info(device)
@@ -156,10 +185,14 @@ def pytest_configure(config: pytest.Config) -> None:
                 dtype_name=config.option.dtype,
                 channels_last=config.option.channels_last,
                 warmup_s=warmup if warmup is not None else (0.3 if device.type == "cuda" else 0.05),
+                costs=not config.option.skip_costs,
+                keep=config.option.verdict,
             ),
             "costs": {},  # case name -> cost entry of this run
             "changes": [],  # (case, field, old, new) against manifest or saved run
             "unchecked": [],  # cases the manifest does not know
+            "verdicts": [],  # noise-aware verdicts (--verdict)
+            "verdict_notes": [],
         },
     )
 
@@ -231,8 +264,9 @@ def run_case(request: pytest.FixtureRequest, benchmark):
     def run(case, module, x, info, repeat=1):
         benchmark.group = case.group
         extra = state["runner"].run(benchmark, name, module, x, info, repeat)
-        state["costs"][name] = extra
-        _cost_gate(config, request.node, name, extra)
+        if not config.option.skip_costs:
+            state["costs"][name] = extra
+            _cost_gate(config, request.node, name, extra)
         return extra
 
     return run
@@ -262,12 +296,44 @@ def _cost_gate(config: pytest.Config, node: pytest.Item, name: str, extra: dict)
         pytest.fail(f"{name}: cost changed: " + "; ".join(failures), False)
 
 
+def _decide(config: pytest.Config, state: dict) -> None:
+    """Noise-aware verdict per case against the compared run; suspects are measured again."""
+    runner = state["runner"]
+    saved_by_name = {}
+    for runs in (getattr(config._benchmarksession, "compared_mapping", None) or {}).values():
+        saved_by_name.update({entry["name"]: entry for entry in runs.values()})
+    for name, (timed, iterations, samples) in runner.kept.items():
+        saved = saved_by_name.get(name)
+        if saved is None:
+            state["verdict_notes"].append(f"{name}: not in the compared run")
+            continue
+        base = saved["stats"].get("data")
+        if not base:
+            state["verdict_notes"].append(
+                f"{name}: the compared run has no raw samples; save runs with "
+                "--benchmark-save-data (unet-bench run does)"
+            )
+            continue
+        verdict = compare_samples(name, base, samples, min_effect=config.option.min_effect)
+        if verdict.verdict == REGRESSION:  # confirm-by-rerun before failing the run
+            with torch.no_grad():
+                again = rerun_samples(timed, len(samples), iterations, runner.warmup_s)
+            verdict = confirm(
+                verdict, compare_samples(name, base, again, min_effect=config.option.min_effect)
+            )
+        state["verdicts"].append(verdict)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
-    if not hasattr(config, STATE) or not config.option.update_cost_manifest:
+    if not hasattr(config, STATE):
         return
     state = _state(config)
-    if state["costs"]:
+    if config.option.verdict and state["runner"].kept:
+        _decide(config, state)
+        if failed(state["verdicts"]) and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if config.option.update_cost_manifest and state["costs"]:
         write_manifest(config.option.cost_manifest, {**state["manifest"], **state["costs"]})
 
 
@@ -284,6 +350,15 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
             red=not config.option.update_cost_manifest,
         )
         tr.write_line(format_changes(state["changes"]))
+    if state["verdicts"] or state["verdict_notes"]:
+        tr.section("unet-bench: noise-aware verdicts", sep="-")
+        tr.write_line(format_verdicts(state["verdicts"]))
+        for note in state["verdict_notes"]:
+            tr.write_line(note)
+        regressions = failed(state["verdicts"])
+        if regressions:
+            names = ", ".join(v.case for v in regressions)
+            tr.write_line(f"unet-bench: confirmed regression in {names}", red=True)
     if config.option.update_cost_manifest and state["costs"]:
         tr.write_line(
             f"unet-bench: wrote {len(state['costs'])} cases to {config.option.cost_manifest}"

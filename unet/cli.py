@@ -8,6 +8,11 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from unet.bench.runs import Run
+    from unet.bench.verdict import Verdict
 
 from unet.config import list_variants
 
@@ -96,6 +101,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"--device={args.device}",
         f"--benchmark-storage=file://{root}",
         "--benchmark-autosave",
+        "--benchmark-save-data",  # raw samples, for noise-aware comparison
         *(["--quick"] if args.quick else []),
         *(["--benchmark-compare"] if previous else []),
         *args.pytest_args,
@@ -157,6 +163,152 @@ def cmd_save_baseline(args: argparse.Namespace) -> int:
     return 0
 
 
+def compare_runs(
+    base: Run, head: Run, min_effect: float
+) -> tuple[list[Verdict], list[tuple[str, str, object, object]]]:
+    """Verdicts and cost changes for every case present in both runs."""
+    from unet.bench.manifest import COST_FIELDS, cost_changes
+    from unet.bench.verdict import compare_samples
+
+    verdicts, changes = [], []
+    for name in sorted(set(base.cases) & set(head.cases)):
+        verdicts.append(
+            compare_samples(name, base.samples(name), head.samples(name), min_effect=min_effect)
+        )
+        old, new = base.cases[name]["extra_info"], head.cases[name]["extra_info"]
+        if all(f in old and f in new for f in COST_FIELDS):
+            changes += [(name, *c) for c in cost_changes(old, new)]
+    return verdicts, changes
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Compare two saved runs; exit 1 on a regression or a cost change."""
+    from unet.bench.hardware import differing_fields
+    from unet.bench.manifest import format_changes
+    from unet.bench.runs import RunError, load_run, require_samples
+    from unet.bench.verdict import failed, format_verdicts
+
+    try:
+        base, head = load_run(args.base), load_run(args.head)
+        require_samples(base)
+        require_samples(head)
+    except RunError as err:
+        print(f"unet-bench compare: {err}", file=sys.stderr)
+        return 4
+    diff = differing_fields(head.hardware, base.hardware)
+    if diff and not args.allow_other_hardware:
+        fields = "; ".join(f"{f}: base {b!r}, head {h!r}" for f, (b, h) in diff.items())
+        print(
+            f"unet-bench compare: the runs come from different hardware ({fields}); their "
+            "latencies are not comparable. Pass --allow-other-hardware to compare anyway.",
+            file=sys.stderr,
+        )
+        return 4
+    verdicts, changes = compare_runs(base, head, args.min_effect)
+    print(format_verdicts(verdicts, markdown=args.markdown))
+    if changes:
+        print("\nCost changes:\n" + format_changes(changes))
+    regressions = failed(verdicts)
+    for v in regressions:
+        print(f"regression: {v.case} {v.change:+.1%} (p = {v.p_value:.2g})")
+    return 1 if regressions or changes else 0
+
+
+def _latest_local_run(device: str, storage: str) -> Path | None:
+    from unet.bench.storage import keyed_storage, saved_runs, storage_root
+
+    runs = saved_runs(
+        keyed_storage(storage_root(storage) or Path(".benchmarks"), _hardware_key(device))
+    )
+    return runs[-1] if runs else None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """The study's tables and plots from a run: Markdown on stdout, files in --out."""
+    from unet.bench.report import latency_table, plot_latency, study_tables
+    from unet.bench.runs import RunError, load_run
+
+    try:
+        path = args.run or _latest_local_run(args.device, args.storage)
+    except ValueError as err:
+        print(f"unet-bench report: {err}", file=sys.stderr)
+        return 4
+    if path is None:
+        print("unet-bench report: no run of this hardware yet; run `unet-bench run` first or "
+              "name a run file", file=sys.stderr)  # fmt: skip
+        return 4
+    try:
+        run = load_run(path)
+    except RunError as err:
+        print(f"unet-bench report: {err}", file=sys.stderr)
+        return 4
+    markdown = (
+        f"# unet-bench report\n\nRun: `{path.name}`\n\n{study_tables(run)}\n{latency_table(run)}"
+    )
+    print(markdown)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "report.md").write_text(markdown + "\n")
+        files = [args.out / "report.md"]
+        try:
+            files.append(plot_latency(run, args.out / "latency.png"))
+        except ValueError as err:
+            print(f"unet-bench report: no latency plot: {err}", file=sys.stderr)
+        print(f"unet-bench report: wrote {', '.join(map(str, files))}", file=sys.stderr)
+    return 0
+
+
+def cmd_ab(args: argparse.Namespace) -> int:
+    """Same-runner A/B of a base revision against the working tree."""
+    import time
+
+    from unet.bench.ab import ABError, ABRunner
+    from unet.bench.manifest import format_changes
+    from unet.bench.report import plot_ab
+    from unet.bench.verdict import failed, format_verdicts
+
+    out = args.out or Path(".benchmarks") / "ab" / time.strftime("%Y%m%d-%H%M%S")
+    runner = ABRunner(
+        repo=Path.cwd(),
+        out=out.resolve(),
+        device=args.device,
+        quick=args.quick,
+        blocks=args.blocks,
+        min_effect=args.min_effect,
+        pytest_args=args.pytest_args,
+    )
+    started = time.perf_counter()
+    try:
+        result = runner.run(args.base)
+    except ABError as err:
+        print(f"unet-bench ab: {err}", file=sys.stderr)
+        return 4
+    except KeyboardInterrupt:
+        print("unet-bench ab: interrupted; the base worktree was removed", file=sys.stderr)
+        return 130
+    table = format_verdicts(result.verdicts, markdown=True)
+    lines = [f"## A/B: {args.base} (base) vs working tree (head)", "", table, ""]
+    if result.reruns:
+        lines += [f"Re-measured to confirm: {', '.join(result.reruns)}", ""]
+    if result.cost_changes:
+        lines += ["### Cost changes", "", "```", format_changes(result.cost_changes), "```", ""]
+    regressions = failed(result.verdicts)
+    lines.append(
+        f"**{len(regressions)} confirmed regression(s)**, {len(result.cost_changes)} cost "
+        f"change(s); {time.perf_counter() - started:.0f} s wall."
+    )
+    markdown = "\n".join(lines)
+    print(markdown)
+    (out / "ab.md").write_text(markdown + "\n")
+    (out / "ab.json").write_text(json.dumps(
+        {"base": args.base, "verdicts": [v.as_dict() for v in result.verdicts],
+         "cost_changes": result.cost_changes}, indent=2, default=str))  # fmt: skip
+    if result.verdicts:
+        plot_ab(result.verdicts, out / "ab.png", f"A/B: {args.base} vs working tree")
+    print(f"unet-bench ab: wrote {out}/ab.md, ab.json, ab.png", file=sys.stderr)
+    return 1 if regressions or result.cost_changes else 0
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -190,6 +342,49 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--storage", default=".benchmarks", help="local run folder (.benchmarks)")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     run.set_defaults(func=cmd_run)
+
+    compare = sub.add_parser(
+        "compare",
+        help="noise-aware comparison of two saved runs (exit 1 on a regression or cost change)",
+        description="Compares two pytest-benchmark run files recorded with raw samples "
+        "(--benchmark-save-data or --benchmark-json) with a Mann-Whitney U test and a minimum "
+        "effect. Saved runs cannot be re-measured, so a regression here is final; the A/B mode "
+        "(unet-bench ab) re-measures before failing.",
+    )
+    compare.add_argument("base", type=Path, help="the reference run file")
+    compare.add_argument("head", type=Path, help="the run to judge")
+    compare.add_argument("--min-effect", type=float, default=0.03, help="default 0.03 (3 %%)")
+    compare.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    compare.add_argument("--allow-other-hardware", action="store_true")
+    compare.set_defaults(func=cmd_compare)
+
+    report = sub.add_parser(
+        "report",
+        help="the study's three tables from a run, beside the article's figures (Markdown), "
+        "and a latency plot",
+    )
+    report.add_argument("run", type=Path, nargs="?", help="a run file (default: the latest)")
+    report.add_argument("--out", type=Path, help="also write report.md and latency.png here")
+    report.add_argument("--device", default="auto", help="whose latest run (default auto)")
+    report.add_argument("--storage", default=".benchmarks", help="local run folder (.benchmarks)")
+    report.set_defaults(func=cmd_report)
+
+    ab = sub.add_parser(
+        "ab",
+        help="same-runner A/B: a base revision vs the working tree, interleaved, with verdicts",
+        description="Checks out BASE in a temporary git worktree, runs its suite and the "
+        "working tree's in alternating round blocks on this machine, re-measures suspected "
+        "regressions, prints the verdict table (Markdown) and writes ab.md, ab.json, ab.png. "
+        "Exit 1 on a confirmed regression or a cost change. Arguments after -- go to pytest.",
+    )
+    ab.add_argument("--base", required=True, help="git revision to compare against, e.g. main")
+    ab.add_argument("--device", default="auto", help="auto (default), cpu, cuda")
+    ab.add_argument("--quick", action="store_true", help="the quick tier")
+    ab.add_argument("--blocks", type=positive_int, default=2, help="round blocks per side (2)")
+    ab.add_argument("--min-effect", type=float, default=0.03, help="default 0.03 (3 %%)")
+    ab.add_argument("--out", type=Path, help="output folder (default .benchmarks/ab/<time>)")
+    ab.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
+    ab.set_defaults(func=cmd_ab)
 
     save = sub.add_parser(
         "save-baseline",

@@ -3,7 +3,8 @@ up, time it with pytest-benchmark, and record what the suite promises in ``extra
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -23,6 +24,9 @@ class CaseRunner:
     channels_last: bool = False
     warmup_s: float = 0.3  # per case: cuDNN autotuning of its shapes, clocks back up after idling
     warmup_iters: int = 3
+    costs: bool = True  # False only for A/B timing blocks, which take costs from another block
+    keep: bool = False  # keep each case's timed callable and samples, for confirm-by-rerun
+    kept: dict[str, tuple[Callable[[], object], int, list[float]]] = field(default_factory=dict)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -47,7 +51,6 @@ class CaseRunner:
     ) -> dict[str, object]:
         """Benchmark ``repeat`` applications of ``module`` to ``x`` as one timed call."""
         module, x = self.place(module, x)
-        costs = measure_costs(module, x)
         extra = benchmark.extra_info
         extra.update(info)
         extra.update(
@@ -55,11 +58,15 @@ class CaseRunner:
             device=self.device.type,
             dtype=self.dtype_name,
             channels_last=self.channels_last,
-            params=costs.params,
-            flops=costs.flops,
-            mult_adds=costs.mult_adds,
-            unsupported_ops=sorted(costs.unsupported_ops),
         )
+        if self.costs:
+            costs = measure_costs(module, x)
+            extra.update(
+                params=costs.params,
+                flops=costs.flops,
+                mult_adds=costs.mult_adds,
+                unsupported_ops=sorted(costs.unsupported_ops),
+            )
         if self.device.type == "cpu":
             extra["threads"] = torch.get_num_threads()
         if repeat > 1:
@@ -80,6 +87,9 @@ class CaseRunner:
             benchmark(timed)
             if benchmark.disabled:
                 return extra
+            if self.keep:
+                run_stats = benchmark.stats
+                self.kept[name] = (timed, run_stats.iterations, list(run_stats.stats.data))
             if repeat > 1:
                 extra["per_application_s"] = benchmark.stats.stats.median / repeat
             if self.device.type == "cuda":

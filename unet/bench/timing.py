@@ -89,3 +89,18 @@ def peak_memory_bytes(fn: Callable[[], object], device: torch.device) -> int:
     fn()
     torch.cuda.synchronize(device)
     return int(torch.cuda.max_memory_allocated(device))
+
+
+def rerun_samples(
+    timed: Callable[[], object], rounds: int, iterations: int, warmup_s: float
+) -> list[float]:
+    """Measure ``timed`` (synchronised) again the way pytest-benchmark does: ``rounds`` rounds of
+    ``iterations`` calls each, seconds per call per round, after a fresh warmup."""
+    warmup(timed, warmup_s, 1)
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(iterations):
+            timed()
+        samples.append((time.perf_counter() - start) / iterations)
+    return samples

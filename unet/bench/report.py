@@ -1,0 +1,179 @@
+"""The study's three tables from a benchmark run, beside the article's figures, and PNG plots."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+from unet.bench.runs import Run
+from unet.bench.verdict import Verdict
+
+# The article's figures (its timings look like a CPU's).
+ARTICLE_CONV = {  # params M, mult-adds M, ms at batch 1
+    "standard": (14.13, 989.31, 13.0184),
+    "depthwise_separable": (1.62, 120.30, 6.9928),
+}
+ARTICLE_NORM = {  # params, ms per application at batch 1 and 32, on (., 1024, 2, 2)
+    "batch": (2048, 0.0407, 0.6520),
+    "layer": (8192, 0.0366, 0.6376),
+    "instance": (2048, 0.0665, 1.0005),
+    "group": (2048, 0.0461, 0.9654),
+}
+ARTICLE_UPSAMPLE = {  # params, mult-adds M, ms; (1,1024,2,2) -> (1,512,4,4)
+    "interpolate": (4_719_104, 75.51, 0.16),
+    "transposed": (4_719_104, 75.51, 0.23),
+}
+MISSING = "–"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def _m(v: object) -> str:
+    return f"{v / 1e6:.2f}" if isinstance(v, (int, float)) else MISSING
+
+
+def _ms(seconds: object, digits: int = 4) -> str:
+    return f"{seconds * 1e3:.{digits}g}" if isinstance(seconds, (int, float)) else MISSING
+
+
+def describe(run: Run) -> str:
+    hw = run.hardware
+    if hw.get("device") == "cuda":
+        where = f"{hw.get('device_name')} (CUDA {hw.get('cuda')}, driver {hw.get('driver')})"
+    else:
+        where = f"CPU {hw.get('cpu')} with {hw.get('threads')} threads"
+    return (
+        f"Measured on {where}, torch {hw.get('torch')}, dtype {hw.get('dtype', 'float32')}, "
+        f"hardware key `{hw.get('key')}`. Time: pytest-benchmark median over all rounds, every "
+        "call synchronised, after a time-based warmup."
+    )
+
+
+def study_tables(run: Run) -> str:
+    """Markdown: conv, norm and upsample tables, ours beside the article's."""
+    cases = run.cases
+    cuda = run.hardware.get("device") == "cuda"
+    out = ["## Study tables", "", describe(run), ""]
+
+    # conv methods: the study's model (batch norm, interpolate), batch 1
+    header = ["conv", "params M", "article", "mult-adds M", "article", "fvcore FLOPs M",
+              "time ms", "article"] + (["GPU-only ms"] if cuda else [])  # fmt: skip
+    rows = []
+    for conv, (p, ma, ms) in ARTICLE_CONV.items():
+        c = cases.get(f"test_model[conv={conv}-norm=batch-up=interpolate-bs=1]")
+        e, s = (c["extra_info"], c["stats"]) if c else ({}, {})
+        row = [conv, _m(e.get("params")), f"{p:.2f}", _m(e.get("mult_adds")), f"{ma:.2f}",
+               _m(e.get("flops")), _ms(s.get("median")), f"{ms}"]  # fmt: skip
+        rows.append(row + ([_ms(e.get("device_time_s"))] if cuda else []))
+    out += ["### Conv methods (hourglass, batch norm, interpolate, batch 1, 3×64×64)", ""]
+    out += [_table(header, rows), ""]
+
+    # norm methods: per application, from 1000 applications per timed call
+    header = ["norm", "params", "article", "ms bs 1", "article", "ms bs 32", "article"]
+    rows = []
+    for norm, (p, ms1, ms32) in ARTICLE_NORM.items():
+        one = cases.get(f"test_norm[norm={norm}-bs=1]", {}).get("extra_info", {})
+        many = cases.get(f"test_norm[norm={norm}-bs=32]", {}).get("extra_info", {})
+        params = one.get("params", many.get("params"))
+        rows.append([norm, f"{params:,}" if params is not None else MISSING, f"{p:,}",
+                     _ms(one.get("per_application_s")), f"{ms1}",
+                     _ms(many.get("per_application_s")), f"{ms32}"])  # fmt: skip
+    out += ["### Norm methods (·,1024,2,2), per application (1000 per timed call)", ""]
+    out += [_table(header, rows), ""]
+
+    header = ["upsample", "params", "article", "mult-adds M", "article", "fvcore FLOPs M",
+              "time ms", "article"]  # fmt: skip
+    rows = []
+    for up, (p, ma, ms) in ARTICLE_UPSAMPLE.items():
+        c = cases.get(f"test_upsample[up={up}-bs=1]")
+        e, s = (c["extra_info"], c["stats"]) if c else ({}, {})
+        rows.append([up, f"{e['params']:,}" if "params" in e else MISSING, f"{p:,}",
+                     _m(e.get("mult_adds")), f"{ma}", _m(e.get("flops")),
+                     _ms(s.get("median")), f"{ms}"])  # fmt: skip
+    out += ["### Upsampling (1,1024,2,2) → (1,512,4,4)", "", _table(header, rows), ""]
+    out += [
+        "The study's mult-adds charge the transposed conv per *output* position, 4× its true "
+        "work: a stride-2 ConvTranspose2d multiplies each of the 2×2 input positions by its "
+        "3×3×1024×512 weights once, 18.87 M MACs, which is fvcore's figure.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def latency_table(run: Run) -> str:
+    """Markdown: every case's median, IQR and rounds, by group."""
+    by_group = defaultdict(list)
+    for name, c in sorted(run.cases.items()):
+        by_group[c.get("group") or ""].append((name, c))
+    out = ["## All cases", ""]
+    for group, items in by_group.items():
+        rows = [[name, _ms(c["stats"]["median"]), _ms(c["stats"]["iqr"], 3),
+                 str(c["stats"]["rounds"])] for name, c in items]  # fmt: skip
+        out += [f"### {group}", "", _table(["case", "median ms", "IQR ms", "rounds"], rows), ""]
+    return "\n".join(out)
+
+
+def plot_latency(run: Run, path: Path) -> Path:
+    """Horizontal bars of each model variant's median latency, one panel per batch size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels: dict[int, list[tuple[str, float, float]]] = defaultdict(list)
+    for name, c in run.cases.items():
+        e = c.get("extra_info", {})
+        if name.startswith("test_model[") and "conv" in e:
+            label = f"{e['conv']} / {e['norm']} / {e['upsample']}"
+            q1, q3 = c["stats"]["q1"], c["stats"]["q3"]
+            panels[e["batch_size"]].append((label, c["stats"]["median"] * 1e3, (q3 - q1) * 1e3))
+    if not panels:
+        raise ValueError("the run has no model cases to plot")
+    fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 6), squeeze=False)
+    for ax, (bs, rows) in zip(axes[0], sorted(panels.items()), strict=True):
+        rows.sort()
+        labels, medians, iqrs = zip(*rows, strict=True)
+        colors = ["tab:blue" if "standard" in lb else "tab:orange" for lb in labels]
+        ax.barh(labels, medians, xerr=iqrs, color=colors, capsize=2)
+        ax.set_title(f"batch {bs}")
+        ax.set_xlabel("median latency, ms (error bar: IQR)")
+        ax.invert_yaxis()
+    fig.suptitle(f"Hourglass latency per variant — {run.hardware.get('key', '')}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_ab(verdicts: Sequence[Verdict], path: Path, title: str) -> Path:
+    """Base vs head median per case with 95 % confidence intervals, relative to the base."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not verdicts:
+        raise ValueError("no verdicts to plot")
+    colors = {"regression": "tab:red", "improvement": "tab:green", "unsure": "tab:gray"}
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(verdicts) + 1.5))
+    for y, v in enumerate(verdicts):
+        for offset, med, (lo, hi), color in (
+            (-0.15, v.base_median, v.base_ci, "tab:blue"),
+            (0.15, v.head_median, v.head_ci, colors.get(v.verdict, "tab:orange")),
+        ):
+            rel = [100 * (x / v.base_median - 1) for x in (med, lo, hi)]
+            ax.errorbar(rel[0], y + offset, xerr=[[rel[0] - rel[1]], [rel[2] - rel[0]]],
+                        fmt="o", color=color, capsize=3)  # fmt: skip
+    ax.set_yticks(range(len(verdicts)), [f"{v.case} ({v.verdict})" for v in verdicts], fontsize=7)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel("median vs base median, % (bars: 95 % CI); blue = base")
+    ax.invert_yaxis()
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,65 @@
+"""Reading pytest-benchmark run files: per-case raw samples, stats, extra_info, hardware."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from unet.bench.storage import unreadable
+
+
+class RunError(ValueError):
+    """A run file that cannot be used; the message says which and why."""
+
+
+@dataclass
+class Run:
+    path: Path | None
+    machine_info: dict = field(default_factory=dict)
+    cases: dict[str, dict] = field(default_factory=dict)  # test name -> pytest-benchmark entry
+
+    @property
+    def hardware(self) -> dict[str, str]:
+        return self.machine_info.get("unet_bench", {})
+
+    def samples(self, case: str) -> list[float]:
+        return list(self.cases[case]["stats"].get("data") or [])
+
+
+def load_run(path: Path) -> Run:
+    why = unreadable(path)
+    if why:
+        raise RunError(f"cannot use {path}: {why}")
+    data = json.loads(path.read_text())
+    return Run(
+        path=path,
+        machine_info=data.get("machine_info", {}),
+        cases={b["name"]: b for b in data["benchmarks"]},
+    )
+
+
+def require_samples(run: Run) -> None:
+    """Noise-aware comparison needs every round's time, which pytest-benchmark keeps only with
+    --benchmark-save-data (unet-bench run passes it) or in --benchmark-json files."""
+    missing = [c for c in run.cases if not run.samples(c)]
+    if missing:
+        raise RunError(
+            f"{run.path} has no per-round samples for {len(missing)} cases (e.g. {missing[0]}); "
+            "record runs with --benchmark-save-data (unet-bench run does) or --benchmark-json"
+        )
+
+
+def merge_runs(runs: list[Run]) -> Run:
+    """One run whose samples are the concatenation of ``runs``' samples (A/B round blocks)."""
+    merged = Run(path=None, machine_info=runs[0].machine_info if runs else {})
+    for run in runs:
+        for name, entry in run.cases.items():
+            if name not in merged.cases:
+                merged.cases[name] = json.loads(json.dumps(entry))  # deep copy
+                continue
+            target = merged.cases[name]
+            target["stats"]["data"] = list(target["stats"].get("data") or []) + run.samples(name)
+            for key, value in entry.get("extra_info", {}).items():
+                target["extra_info"].setdefault(key, value)  # costs come from the costed block
+    return merged

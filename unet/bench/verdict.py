@@ -1,0 +1,154 @@
+"""Noise-aware verdicts: is the head's latency distribution different from the base's?
+
+Per case, on the raw per-round samples of both runs:
+
+* a two-sided Mann-Whitney U rank test (scipy) says whether the distributions differ
+  (significant when p < ``alpha``) without assuming normal, outlier-free timings;
+* the effect is the relative change of the medians, head / base - 1; it must reach
+  ``min_effect`` to matter.
+
+| test        | effect >= min_effect              | effect < min_effect |
+|-------------|-----------------------------------|---------------------|
+| significant | ``regression`` / ``improvement``  | ``no change``       |
+| not         | ``unsure`` (too noisy to tell)    | ``no change``       |
+
+Fewer than ``min_samples`` rounds on either side is ``unsure``. ``unsure`` never fails a run.
+A side whose IQR / median exceeds ``max_dispersion`` is reported as noisy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+from scipy import stats
+
+REGRESSION, IMPROVEMENT, NO_CHANGE, UNSURE = "regression", "improvement", "no change", "unsure"
+ALPHA = 0.01  # significance level of the rank test
+MIN_EFFECT = 0.03  # smallest relative change of the median that counts (3 %)
+MIN_SAMPLES = 5  # fewer rounds than this on a side cannot support a verdict
+MAX_DISPERSION = 0.10  # IQR / median above this marks a side as noisy
+
+
+@dataclass(frozen=True)
+class Verdict:
+    case: str
+    verdict: str
+    base_median: float  # seconds
+    head_median: float
+    change: float  # head / base - 1
+    p_value: float
+    base_ci: tuple[float, float]  # 95 % confidence interval of each median
+    head_ci: tuple[float, float]
+    base_dispersion: float  # IQR / median
+    head_dispersion: float
+    n_base: int
+    n_head: int
+
+    @property
+    def noisy(self) -> bool:
+        return max(self.base_dispersion, self.head_dispersion) > MAX_DISPERSION
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "noisy": self.noisy}
+
+
+def dispersion(samples: Sequence[float]) -> float:
+    """IQR / median."""
+    q1, med, q3 = np.percentile(samples, [25, 50, 75])
+    return float((q3 - q1) / med) if med > 0 else math.inf
+
+
+def median_ci(samples: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Distribution-free confidence interval of the median from order statistics."""
+    x = np.sort(np.asarray(samples, dtype=float))
+    n = len(x)
+    if n < 3:
+        return float(x[0]), float(x[-1])
+    lo = int(stats.binom.ppf((1 - confidence) / 2, n, 0.5))
+    hi = int(stats.binom.isf((1 - confidence) / 2, n, 0.5))
+    return float(x[max(lo - 1, 0)]), float(x[min(hi, n - 1)])
+
+
+def compare_samples(
+    case: str,
+    base: Sequence[float],
+    head: Sequence[float],
+    *,
+    alpha: float = ALPHA,
+    min_effect: float = MIN_EFFECT,
+    min_samples: int = MIN_SAMPLES,
+) -> Verdict:
+    """The verdict for one case from its base and head per-round times (seconds)."""
+    if not base or not head:
+        raise ValueError(f"{case}: no samples (base {len(base)}, head {len(head)})")
+    b_med, h_med = float(np.median(base)), float(np.median(head))
+    change = h_med / b_med - 1
+    p = float(stats.mannwhitneyu(head, base, alternative="two-sided").pvalue)
+    if min(len(base), len(head)) < min_samples:
+        verdict = UNSURE
+    elif abs(change) < min_effect:
+        verdict = NO_CHANGE
+    elif p < alpha:
+        verdict = REGRESSION if change > 0 else IMPROVEMENT
+    else:
+        verdict = UNSURE
+    return Verdict(
+        case=case,
+        verdict=verdict,
+        base_median=b_med,
+        head_median=h_med,
+        change=change,
+        p_value=p,
+        base_ci=median_ci(base),
+        head_ci=median_ci(head),
+        base_dispersion=dispersion(base),
+        head_dispersion=dispersion(head),
+        n_base=len(base),
+        n_head=len(head),
+    )
+
+
+def confirm(first: Verdict, rerun: Verdict) -> Verdict:
+    """A suspected regression stands only if its re-measurement says so too; else ``unsure``."""
+    if first.verdict != REGRESSION:
+        return first
+    return rerun if rerun.verdict == REGRESSION else replace(rerun, verdict=UNSURE)
+
+
+def format_verdicts(verdicts: Sequence[Verdict], markdown: bool = False) -> str:
+    """A table: case, verdict, base and head medians with CIs, change, p, noisy flag."""
+    if not verdicts:
+        return "(no case was measured in both runs)"
+    header = ["case", "verdict", "base median", "head median", "change", "p", "noisy"]
+
+    def ms(v: float) -> str:
+        return f"{v * 1e3:.4g} ms"
+
+    rows = [
+        [
+            v.case,
+            v.verdict,
+            f"{ms(v.base_median)} [{ms(v.base_ci[0])}, {ms(v.base_ci[1])}]",
+            f"{ms(v.head_median)} [{ms(v.head_ci[0])}, {ms(v.head_ci[1])}]",
+            f"{v.change:+.1%}",
+            f"{v.p_value:.2g}",
+            "noisy" if v.noisy else "",
+        ]
+        for v in verdicts
+    ]
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(lines)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in [header, ["-" * w for w in widths], *rows]
+    )
+
+
+def failed(verdicts: Sequence[Verdict]) -> list[Verdict]:
+    return [v for v in verdicts if v.verdict == REGRESSION]
