@@ -22,7 +22,7 @@ from pathlib import Path
 
 from unet.bench.manifest import COST_FIELDS, cost_changes
 from unet.bench.runs import Run, load_run, merge_runs
-from unet.bench.verdict import REGRESSION, Verdict, compare_samples, confirm
+from unet.bench.verdict import REGRESSION, Verdict, compare_blocks, confirm
 
 PYTEST_MAX_TIME_S = 1.0  # pytest-benchmark's default time per case, split across the blocks
 PYTEST_MIN_ROUNDS = 5
@@ -144,6 +144,13 @@ class ABRunner:
                 runs[side].append(self._block(side, trees[side], i, costs, cases))
         return runs
 
+    def _verdict(self, name: str, runs: dict[str, list[Run]]) -> Verdict:
+        blocks = {
+            side: [r.samples(name) for r in side_runs if name in r.cases]
+            for side, side_runs in runs.items()
+        }
+        return compare_blocks(name, blocks["base"], blocks["head"], min_effect=self.min_effect)
+
     def run(self, base_rev: str) -> ABResult:
         self.out.mkdir(parents=True, exist_ok=True)
         head_tree = Path(git(self.repo, "rev-parse", "--show-toplevel"))
@@ -155,11 +162,7 @@ class ABRunner:
             result.base, result.head = base, head
             common = sorted(set(base.cases) & set(head.cases))
             for name in common:
-                result.verdicts.append(
-                    compare_samples(
-                        name, base.samples(name), head.samples(name), min_effect=self.min_effect
-                    )
-                )
+                result.verdicts.append(self._verdict(name, runs))
                 old, new = base.cases[name]["extra_info"], head.cases[name]["extra_info"]
                 if all(f in old and f in new for f in COST_FIELDS):
                     result.cost_changes += [(name, *c) for c in cost_changes(old, new)]
@@ -168,16 +171,6 @@ class ABRunner:
                 result.reruns = [v.case for v in suspects]
                 node_ids = [head.cases[v.case]["fullname"] for v in suspects]
                 again = self._blocks(trees, 2, self.blocks, node_ids)
-                b2, h2 = merge_runs(again["base"]), merge_runs(again["head"])
-                confirmed = {
-                    v.case: confirm(
-                        v,
-                        compare_samples(
-                            v.case, b2.samples(v.case), h2.samples(v.case),
-                            min_effect=self.min_effect,
-                        ),
-                    )
-                    for v in suspects
-                }  # fmt: skip
+                confirmed = {v.case: confirm(v, self._verdict(v.case, again)) for v in suspects}
                 result.verdicts = [confirmed.get(v.case, v) for v in result.verdicts]
         return result

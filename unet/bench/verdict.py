@@ -7,10 +7,16 @@ Per case, on the raw per-round samples of both runs:
 * the effect is the relative change of the medians, head / base - 1; it must reach
   ``min_effect`` to matter.
 
-| test        | effect >= min_effect              | effect < min_effect |
-|-------------|-----------------------------------|---------------------|
-| significant | ``regression`` / ``improvement``  | ``no change``       |
-| not         | ``unsure`` (too noisy to tell)    | ``no change``       |
+| test        | effect >= threshold              | effect < min_effect |
+|-------------|----------------------------------|---------------------|
+| significant | ``regression`` / ``improvement`` | ``no change``       |
+| not         | ``unsure`` (too noisy to tell)   | ``no change``       |
+
+The threshold is ``min_effect``, raised to the *noise floor* when each side was measured in
+several processes (A/B round blocks): rounds within one process are not independent (memory
+layout, core placement and neighbours differ between processes), so the spread of the per-block
+medians of the same code bounds what a difference between the sides can prove. An effect between
+``min_effect`` and the noise floor is ``unsure``.
 
 Fewer than ``min_samples`` rounds on either side is ``unsure``. ``unsure`` never fails a run.
 A side whose IQR / median exceeds ``max_dispersion`` is reported as noisy.
@@ -46,6 +52,7 @@ class Verdict:
     head_dispersion: float
     n_base: int
     n_head: int
+    noise_floor: float = 0.0  # relative spread of per-block medians of the same side
 
     @property
     def noisy(self) -> bool:
@@ -80,6 +87,7 @@ def compare_samples(
     alpha: float = ALPHA,
     min_effect: float = MIN_EFFECT,
     min_samples: int = MIN_SAMPLES,
+    noise_floor: float = 0.0,
 ) -> Verdict:
     """The verdict for one case from its base and head per-round times (seconds)."""
     if not base or not head:
@@ -91,7 +99,7 @@ def compare_samples(
         verdict = UNSURE
     elif abs(change) < min_effect:
         verdict = NO_CHANGE
-    elif p < alpha:
+    elif p < alpha and abs(change) >= noise_floor:
         verdict = REGRESSION if change > 0 else IMPROVEMENT
     else:
         verdict = UNSURE
@@ -108,6 +116,32 @@ def compare_samples(
         head_dispersion=dispersion(head),
         n_base=len(base),
         n_head=len(head),
+        noise_floor=noise_floor,
+    )
+
+
+def block_spread(blocks: Sequence[Sequence[float]]) -> float:
+    """(max - min) of the per-block medians over the median of all samples; 0 for one block."""
+    medians = [float(np.median(b)) for b in blocks if len(b)]
+    if len(medians) < 2:
+        return 0.0
+    return (max(medians) - min(medians)) / float(np.median(np.concatenate(blocks)))
+
+
+def compare_blocks(
+    case: str,
+    base_blocks: Sequence[Sequence[float]],
+    head_blocks: Sequence[Sequence[float]],
+    **options: float,
+) -> Verdict:
+    """``compare_samples`` on each side's pooled blocks, with the noise floor their spread sets."""
+    floor = max(block_spread(base_blocks), block_spread(head_blocks))
+    return compare_samples(
+        case,
+        [x for b in base_blocks for x in b],
+        [x for b in head_blocks for x in b],
+        noise_floor=floor,
+        **options,  # type: ignore[arg-type]
     )
 
 
@@ -122,7 +156,7 @@ def format_verdicts(verdicts: Sequence[Verdict], markdown: bool = False) -> str:
     """A table: case, verdict, base and head medians with CIs, change, p, noisy flag."""
     if not verdicts:
         return "(no case was measured in both runs)"
-    header = ["case", "verdict", "base median", "head median", "change", "p", "noisy"]
+    header = ["case", "verdict", "base median", "head median", "change", "p", "floor", "noisy"]
 
     def ms(v: float) -> str:
         return f"{v * 1e3:.4g} ms"
@@ -135,6 +169,7 @@ def format_verdicts(verdicts: Sequence[Verdict], markdown: bool = False) -> str:
             f"{ms(v.head_median)} [{ms(v.head_ci[0])}, {ms(v.head_ci[1])}]",
             f"{v.change:+.1%}",
             f"{v.p_value:.2g}",
+            f"{v.noise_floor:.1%}",
             "noisy" if v.noisy else "",
         ]
         for v in verdicts
