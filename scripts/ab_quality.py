@@ -1,0 +1,100 @@
+"""Measure the A/B gate's quality bars on this machine (a measurement, not a test).
+
+1. wall time of one quick suite run vs one A/B run (target <= 2.2x);
+2. N A/A runs of the same code: how many fail (target 0);
+3. N A/B runs with a slowdown injected into one case (test_upsample[up=interpolate-bs=1]):
+   how many flag that case as a confirmed regression, for each slowdown size.
+
+Works on a throwaway clone of HEAD, so the checkout is never touched.
+Usage: python scripts/ab_quality.py [--runs 10] [--slowdowns 0.05,0.1,0.2] [--device auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CASE = "test_upsample[up=interpolate-bs=1]"
+SPIN = """
+
+import time as _time
+
+def _spun_forward(self, x, _forward=InterpolateConv.forward):
+    end = _time.perf_counter() + {delay!r}
+    out = _forward(self, x)
+    while _time.perf_counter() < end:  # busy-wait: a slowdown that looks like work
+        pass
+    return out
+
+InterpolateConv.forward = _spun_forward
+"""
+
+
+def timed(cmd: list[str], cwd: Path) -> tuple[int, float, str]:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    return proc.returncode, time.perf_counter() - start, proc.stdout + proc.stderr
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--slowdowns", default="0.05,0.1,0.2")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", type=Path, default=Path("ab-quality.json"))
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ab-quality-"))
+    repo = work / "repo"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(repo)], check=True)
+    py = sys.executable
+    ab = [py, "-m", "unet.cli", "ab", "--base", "HEAD", "--quick", f"--device={args.device}"]
+    results: dict[str, object] = {"device": args.device}
+
+    rc, single_s, out = timed([py, "-m", "pytest", "benchmarks", "--quick", "-q",
+                               f"--device={args.device}", f"--benchmark-json={work}/one.json",
+                               "-p", "no:cacheprovider"], repo)  # fmt: skip
+    assert rc == 0, out
+    one = json.loads((work / "one.json").read_text())
+    base_median = next(b["stats"]["median"] for b in one["benchmarks"] if b["name"] == CASE)
+    rc, ab_s, out = timed([*ab, f"--out={work}/ab-time"], repo)
+    results.update(single_run_s=single_s, ab_run_s=ab_s, ratio=ab_s / single_s)
+    print(f"single quick run {single_s:.1f} s, A/B {ab_s:.1f} s, ratio {ab_s / single_s:.2f}")
+
+    failures = []
+    for i in range(args.runs):
+        rc, _, out = timed([*ab, f"--out={work}/aa-{i}"], repo)
+        failures.append(rc)
+        print(f"A/A {i}: exit {rc}", flush=True)
+    results["aa_exit_codes"] = failures
+
+    layers = repo / "unet" / "layers.py"
+    original = layers.read_text()
+    results["case"], results["case_median_s"] = CASE, base_median
+    detections = {}
+    for slowdown in [float(s) for s in args.slowdowns.split(",")]:
+        layers.write_text(original + SPIN.format(delay=base_median * (1 + slowdown)))
+        flagged = 0
+        for i in range(args.runs):
+            out_dir = work / f"slow-{slowdown}-{i}"
+            rc, _, _ = timed([*ab, f"--out={out_dir}", "--", "-k", "test_upsample"], repo)
+            verdicts = json.loads((out_dir / "ab.json").read_text())["verdicts"]
+            hit = any(v["case"] == CASE and v["verdict"] == "regression" for v in verdicts)
+            flagged += hit
+            print(f"slowdown {slowdown:.0%} run {i}: exit {rc}, flagged {hit}", flush=True)
+        detections[f"{slowdown:.2f}"] = flagged
+    layers.write_text(original)
+    results["flagged_of_runs"] = detections
+    results["runs"] = args.runs
+    args.out.write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

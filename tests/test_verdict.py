@@ -1,0 +1,110 @@
+"""The verdict logic on synthetic samples (no timing involved)."""
+
+import numpy as np
+import pytest
+
+from unet.bench.verdict import (
+    IMPROVEMENT,
+    NO_CHANGE,
+    REGRESSION,
+    UNSURE,
+    block_spread,
+    compare_blocks,
+    compare_samples,
+    confirm,
+    dispersion,
+    failed,
+    format_verdicts,
+    median_ci,
+)
+
+
+def samples(median_ms: float, n: int = 60, spread: float = 0.01, seed: int = 0) -> list[float]:
+    rng = np.random.default_rng(seed)
+    return list(median_ms * 1e-3 * (1 + spread * rng.standard_normal(n)))
+
+
+def test_identical_distributions_are_no_change():
+    v = compare_samples("c", samples(1.0, seed=1), samples(1.0, seed=2))
+    assert v.verdict == NO_CHANGE
+    assert abs(v.change) < 0.01
+
+
+def test_clear_slowdown_is_a_regression_and_speedup_an_improvement():
+    base = samples(1.0, seed=1)
+    assert compare_samples("c", base, samples(1.10, seed=2)).verdict == REGRESSION
+    assert compare_samples("c", base, samples(0.90, seed=2)).verdict == IMPROVEMENT
+
+
+def test_significant_but_tiny_change_is_no_change():
+    base, head = samples(1.0, n=2000, spread=0.001), samples(1.01, n=2000, spread=0.001, seed=3)
+    v = compare_samples("c", base, head, min_effect=0.03)
+    assert v.p_value < 1e-6
+    assert v.verdict == NO_CHANGE
+
+
+def test_large_but_not_significant_change_is_unsure():
+    base, head = samples(1.0, n=6, spread=0.5, seed=4), samples(1.2, n=6, spread=0.5, seed=5)
+    v = compare_samples("c", base, head)
+    assert v.p_value >= 0.01
+    assert v.verdict == UNSURE
+    assert v.noisy
+
+
+def test_too_few_samples_is_unsure():
+    assert compare_samples("c", samples(1, n=3), samples(2, n=3)).verdict == UNSURE
+
+
+def test_noise_floor_from_block_spread_turns_a_regression_unsure():
+    # Base measured in two processes that disagree by ~8 %: a ~6 % gap proves nothing.
+    base_blocks = [samples(1.00, seed=1), samples(1.08, seed=2)]
+    head_blocks = [samples(1.12, seed=3), samples(1.10, seed=4)]
+    assert block_spread(base_blocks) == pytest.approx(0.08, abs=0.01)
+    v = compare_blocks("c", base_blocks, head_blocks)
+    assert v.noise_floor >= 0.07
+    assert v.verdict == UNSURE
+    steady = compare_blocks("c", [samples(1.0, seed=1), samples(1.0, seed=2)],
+                            [samples(1.1, seed=3), samples(1.1, seed=4)])  # fmt: skip
+    assert steady.verdict == REGRESSION
+
+
+def test_confirm_needs_the_rerun_to_agree():
+    base = samples(1.0, seed=1)
+    suspect = compare_samples("c", base, samples(1.1, seed=2))
+    assert confirm(suspect, compare_samples("c", base, samples(1.1, seed=3))).verdict == REGRESSION
+    assert confirm(suspect, compare_samples("c", base, samples(1.0, seed=3))).verdict == UNSURE
+    fine = compare_samples("c", base, samples(1.0, seed=2))
+    assert confirm(fine, suspect) is fine  # only suspects are re-judged
+
+
+def test_failed_lists_only_regressions_and_unsure_never_fails():
+    base = samples(1.0, seed=1)
+    verdicts = [
+        compare_samples("slow", base, samples(1.2, seed=2)),
+        compare_samples("noisy", samples(1, n=6, spread=0.5), samples(1.2, n=6, spread=0.5)),
+    ]
+    assert [v.case for v in failed(verdicts)] == ["slow"]
+
+
+def test_dispersion_and_median_ci():
+    assert dispersion([1.0, 1.0, 1.0, 1.0]) == 0.0
+    assert dispersion([1, 2, 3, 4, 5]) == pytest.approx(2 / 3)
+    x = samples(1.0, n=101)
+    lo, hi = median_ci(x)
+    assert lo <= float(np.median(x)) <= hi
+    assert median_ci([1.0, 2.0]) == (1.0, 2.0)
+
+
+def test_format_verdicts_plain_and_markdown():
+    v = compare_samples("case-a", samples(1.0, seed=1), samples(1.2, seed=2))
+    text = format_verdicts([v])
+    assert "case-a" in text
+    assert "regression" in text
+    assert "+20" in text or "+19" in text or "+21" in text
+    assert format_verdicts([v], markdown=True).startswith("| case | verdict |")
+    assert "no case" in format_verdicts([])
+
+
+def test_no_samples_is_an_error():
+    with pytest.raises(ValueError, match="no samples"):
+        compare_samples("c", [], [1.0])
