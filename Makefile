@@ -14,7 +14,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV_FLAGS) $(VENV)
-	$(if $(strip $(TORCH)),$(PY) -m pip install -q "$(TORCH)")
+	$(if $(strip $(TORCH)),$(PY) -m pip install -q $(TORCH))
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 

@@ -83,6 +83,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"smallest relative median change --verdict counts (default {MIN_EFFECT})",
     )
     g.addoption(
+        "--do-bench",
+        action="store_true",
+        help="CUDA only: also time each case with triton.testing.do_bench (median) and record "
+        "do_bench_median_s, to check this suite's timings against it",
+    )
+    g.addoption(
         "--skip-costs",
         action="store_true",
         help="do not count costs (no cost gate); for A/B timing blocks, which count them once",
@@ -155,6 +161,13 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("--verdict compares against a saved run: add --benchmark-compare")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # autotuned once per shape during warmup
+    if config.option.do_bench:
+        if device.type != "cuda":
+            raise pytest.UsageError("--do-bench needs a CUDA device (triton times GPU work)")
+        try:
+            import triton.testing  # noqa: F401
+        except ImportError:
+            raise pytest.UsageError("--do-bench needs triton: pip install triton") from None
     info = hardware_info(device)
     key = hardware_key(info)
     root = storage_root(config.option.benchmark_storage)
@@ -187,6 +200,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 warmup_s=warmup if warmup is not None else (0.3 if device.type == "cuda" else 0.05),
                 costs=not config.option.skip_costs,
                 keep=config.option.verdict,
+                do_bench=config.option.do_bench,
             ),
             "costs": {},  # case name -> cost entry of this run
             "changes": [],  # (case, field, old, new) against manifest or saved run

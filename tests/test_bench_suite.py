@@ -215,12 +215,36 @@ def test_cuda_without_a_gpu_is_a_usage_error(tmp_path):
     assert "--device cuda: no CUDA device is available" in out
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_do_bench_without_a_gpu_is_a_usage_error(tmp_path):
+    assert "--do-bench needs a CUDA device" in _usage_error(suite(tmp_path, "--do-bench"))
+
+
+def test_verdict_against_a_saved_run_with_samples(tmp_path):
+    store = tmp_path / "store"
+    args = [
+        *FAST,
+        "--benchmark-min-rounds=6",
+        "-k",
+        "test_upsample",
+        f"--benchmark-storage=file://{store}",
+    ]
+    saved = suite(tmp_path, *args, "--benchmark-autosave", "--benchmark-save-data")
+    assert saved.returncode == 0, saved.stdout
+    # a huge minimum effect: this checks the machinery, not the noise of a shared CPU
+    proc = suite(tmp_path, *args, "--benchmark-compare", "--verdict", "--min-effect=5")
+    assert proc.returncode == 0, proc.stdout
+    assert "noise-aware verdicts" in proc.stdout
+    assert re.search(r"test_upsample\[up=transposed-bs=1\] +no change", proc.stdout)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--device", "gpu"], "Unsupported --device 'gpu'"),
         (["--dtype", "fp16"], "Unsupported --dtype 'fp16'"),
         (["--batch-sizes", "1,x"], "--batch-sizes '1,x': expected comma-separated"),
+        (["--verdict"], "--verdict compares against a saved run: add --benchmark-compare"),
     ],
 )
 def test_bad_options_are_usage_errors(tmp_path, args, message):

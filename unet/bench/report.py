@@ -109,11 +109,25 @@ def latency_table(run: Run) -> str:
     by_group = defaultdict(list)
     for name, c in sorted(run.cases.items()):
         by_group[c.get("group") or ""].append((name, c))
+    cuda = run.hardware.get("device") == "cuda"
+    dobench = any("do_bench_median_s" in c.get("extra_info", {}) for c in run.cases.values())
+    header = ["case", "median ms", "IQR ms", "rounds"]
+    header += ["GPU-only ms", "peak MiB"] if cuda else []
+    header += ["do_bench ms", "median / do_bench"] if dobench else []
     out = ["## All cases", ""]
     for group, items in by_group.items():
-        rows = [[name, _ms(c["stats"]["median"]), _ms(c["stats"]["iqr"], 3),
-                 str(c["stats"]["rounds"])] for name, c in items]  # fmt: skip
-        out += [f"### {group}", "", _table(["case", "median ms", "IQR ms", "rounds"], rows), ""]
+        rows = []
+        for name, c in items:
+            e, med = c.get("extra_info", {}), c["stats"]["median"]
+            row = [name, _ms(med), _ms(c["stats"]["iqr"], 3), str(c["stats"]["rounds"])]
+            if cuda:
+                peak = e.get("peak_memory_bytes")
+                row += [_ms(e.get("device_time_s")), f"{peak / 2**20:.1f}" if peak else MISSING]
+            if dobench:
+                ref = e.get("do_bench_median_s")
+                row += [_ms(ref), f"{med / ref - 1:+.1%}" if ref else MISSING]
+            rows.append(row)
+        out += [f"### {group}", "", _table(header, rows), ""]
     return "\n".join(out)
 
 

@@ -26,6 +26,7 @@ class CaseRunner:
     warmup_iters: int = 3
     costs: bool = True  # False only for A/B timing blocks, which take costs from another block
     keep: bool = False  # keep each case's timed callable and samples, for confirm-by-rerun
+    do_bench: bool = False  # also time with triton.testing.do_bench (the accuracy check)
     kept: dict[str, tuple[Callable[[], object], int, list[float]]] = field(default_factory=dict)
 
     @property
@@ -97,4 +98,9 @@ class CaseRunner:
                     forward, self.device
                 )
                 extra["peak_memory_bytes"] = peak_memory_bytes(forward, self.device)
+                if self.do_bench:
+                    from triton.testing import do_bench
+
+                    # same process, same case: the reference our median must agree with
+                    extra["do_bench_median_s"] = do_bench(forward, return_mode="median") / 1e3
         return extra

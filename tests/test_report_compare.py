@@ -1,0 +1,116 @@
+"""report and compare subcommands on synthetic run files (no timing)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from unet.bench.runs import RunError, load_run, merge_runs, require_samples
+from unet.cli import main
+
+HW = {"device": "cpu", "cpu": "Test CPU", "torch": "2.13.0", "threads": "2", "key": "cpu-Test"}
+
+
+def case(name: str, median_s: float, extra: dict, seed: int = 0, n: int = 40) -> dict:
+    data = list(median_s * (1 + 0.005 * np.random.default_rng(seed).standard_normal(n)))
+    q1, med, q3 = np.percentile(data, [25, 50, 75])
+    return {
+        "name": name,
+        "fullname": f"benchmarks/x.py::{name}",
+        "group": "g",
+        "extra_info": extra,
+        "stats": {"data": data, "median": med, "q1": q1, "q3": q3, "iqr": q3 - q1, "rounds": n},
+    }
+
+
+def write_run(path: Path, scale: float = 1.0, params: int = 14_129_568, seed: int = 0) -> Path:
+    costs = {"flops": 991_068_160, "mult_adds": 989_312_832, "unsupported_ops": []}
+    benches = []
+    for i, (conv, ms) in enumerate([("standard", 12.0), ("depthwise_separable", 5.0)]):
+        for bs in (1, 32):
+            name = f"test_model[conv={conv}-norm=batch-up=interpolate-bs={bs}]"
+            extra = {"conv": conv, "norm": "batch", "upsample": "interpolate",
+                     "batch_size": bs, "params": params, **costs}  # fmt: skip
+            benches.append(case(name, ms * bs * scale * 1e-3, extra, seed + i + bs))
+    for norm in ("batch", "layer", "instance", "group"):
+        name = f"test_norm[norm={norm}-bs=1]"
+        extra = {"norm": norm, "params": 2048, "per_application_s": 1e-5, **costs}
+        benches.append(case(name, 0.01 * scale, extra, seed))
+    name = "test_upsample[up=transposed-bs=1]"
+    extra = {"upsample": "transposed", "params": 4_719_104, **costs, "flops": 18_874_368}
+    benches.append(case(name, 0.005 * scale, extra, seed))
+    path.write_text(json.dumps({"machine_info": {"unet_bench": HW}, "benchmarks": benches}))
+    return path
+
+
+def test_report_prints_the_three_tables_and_writes_a_plot(tmp_path, capsys):
+    run = write_run(tmp_path / "run.json")
+    assert main(["report", str(run), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "CPU Test CPU with 2 threads" in out
+    assert "| standard | 14.13 | 14.13 | 989.31 | 989.31 | 991.07 | 12 | 13.0184 |" in out
+    assert "| transposed | 4,719,104 | 4,719,104 | 989.31 | 75.51 | 18.87 |" in out
+    assert "| batch | 2,048 | 2,048 | 0.01 | 0.0407 | – | 0.652 |" in out
+    assert "4× its true work" in out
+    png = tmp_path / "out" / "latency.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "out" / "report.md").read_text().startswith("# unet-bench report")
+
+
+def test_report_of_a_broken_file_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    assert main(["report", str(bad)]) == 4
+    assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_compare_same_run_is_no_change(tmp_path, capsys):
+    a = write_run(tmp_path / "a.json")
+    b = write_run(tmp_path / "b.json", seed=7)
+    assert main(["compare", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "regression" not in out
+    assert "no change" in out
+
+
+def test_compare_flags_a_slowdown_and_a_cost_change(tmp_path, capsys):
+    a = write_run(tmp_path / "a.json")
+    b = write_run(tmp_path / "b.json", scale=1.2, params=14_000_000, seed=7)
+    assert main(["compare", str(a), str(b), "--markdown"]) == 1
+    out = capsys.readouterr().out
+    assert "| test_model[conv=standard-norm=batch-up=interpolate-bs=1] | regression |" in out
+    assert "Cost changes" in out
+    assert "14,129,568" in out
+
+
+def test_compare_refuses_other_hardware_and_runs_without_samples(tmp_path, capsys):
+    a = write_run(tmp_path / "a.json")
+    data = json.loads(a.read_text())
+    data["machine_info"]["unet_bench"]["threads"] = "16"
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(data))
+    assert main(["compare", str(a), str(other)]) == 4
+    assert "threads: base '2', head '16'" in capsys.readouterr().err
+    assert main(["compare", str(a), str(other), "--allow-other-hardware"]) == 0
+    for b in data["benchmarks"]:
+        del b["stats"]["data"]
+    other.write_text(json.dumps(data))
+    assert main(["compare", str(a), str(other)]) == 4
+    assert "no per-round samples" in capsys.readouterr().err
+
+
+def test_merge_runs_concatenates_samples_and_keeps_costs(tmp_path):
+    a = load_run(write_run(tmp_path / "a.json"))
+    b = load_run(write_run(tmp_path / "b.json", seed=3))
+    name = "test_upsample[up=transposed-bs=1]"
+    del b.cases[name]["extra_info"]["flops"]
+    merged = merge_runs([a, b])
+    assert len(merged.samples(name)) == 80
+    assert merged.cases[name]["extra_info"]["flops"] == 18_874_368
+    require_samples(merged)
+    a.cases[name]["stats"]["data"] = []
+    with pytest.raises(RunError, match="no per-round samples"):
+        require_samples(a)
