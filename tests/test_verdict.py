@@ -108,3 +108,12 @@ def test_format_verdicts_plain_and_markdown():
 def test_no_samples_is_an_error():
     with pytest.raises(ValueError, match="no samples"):
         compare_samples("c", [], [1.0])
+
+
+def test_each_block_counts_once_however_many_rounds_it_fitted():
+    # a fast process fits more rounds in its time budget; pooling would let it dominate
+    base_blocks = [samples(1.0, n=100, seed=1), samples(1.4, n=30, seed=2)]
+    head_blocks = [samples(1.4, n=30, seed=3), samples(1.4, n=30, seed=4)]
+    v = compare_blocks("c", base_blocks, head_blocks)
+    assert v.change == pytest.approx(1.4 / 1.2 - 1, abs=0.01)
+    assert v.verdict == UNSURE  # the base's own processes disagree by 40 %

@@ -290,6 +290,9 @@ def cmd_ab(args: argparse.Namespace) -> int:
     lines = [f"## A/B: {args.base} (base) vs working tree (head)", "", table, ""]
     if result.reruns:
         lines += [f"Re-measured to confirm: {', '.join(result.reruns)}", ""]
+    if result.unmatched:
+        lines += [f"Timed on one side only (new, removed or failing): "
+                  f"{', '.join(result.unmatched)}", ""]  # fmt: skip
     if result.cost_changes:
         lines += ["### Cost changes", "", "```", format_changes(result.cost_changes), "```", ""]
     regressions = failed(result.verdicts)

@@ -18,14 +18,16 @@ import copy
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
-from fvcore.nn import FlopCountAnalysis
 from torch import nn
-from torchinfo import summary
 
 from unet.config import UNetConfig
 from unet.model import build_model
+
+if TYPE_CHECKING:
+    from fvcore.nn import FlopCountAnalysis
 
 
 @dataclass(frozen=True)
@@ -57,11 +59,15 @@ def study_mult_adds(model: nn.Module, inputs: torch.Tensor) -> int:
     Counted in eval mode (torchinfo restores the model's mode after): the figure does not
     depend on the mode, and eval keeps BatchNorm's running statistics untouched.
     """
+    from torchinfo import summary  # imported on use: it and fvcore slow every process start
+
     stats = summary(model, input_data=[inputs], verbose=0, mode="eval", device=inputs.device)
     return int(stats.total_mult_adds)
 
 
 def fvcore_flops(model: nn.Module, inputs: torch.Tensor) -> FlopCountAnalysis:
+    from fvcore.nn import FlopCountAnalysis
+
     analysis = FlopCountAnalysis(model, (inputs,))
     analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     return analysis

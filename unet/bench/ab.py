@@ -79,6 +79,7 @@ class ABResult:
     base: Run | None = None
     head: Run | None = None
     reruns: list[str] = field(default_factory=list)  # cases re-measured to confirm
+    unmatched: list[str] = field(default_factory=list)  # cases timed on one side only
 
 
 @dataclass
@@ -161,6 +162,7 @@ class ABRunner:
             base, head = merge_runs(runs["base"]), merge_runs(runs["head"])
             result.base, result.head = base, head
             common = sorted(set(base.cases) & set(head.cases))
+            result.unmatched = sorted(set(base.cases) ^ set(head.cases))
             for name in common:
                 result.verdicts.append(self._verdict(name, runs))
                 old, new = base.cases[name]["extra_info"], head.cases[name]["extra_info"]
@@ -171,6 +173,8 @@ class ABRunner:
                 result.reruns = [v.case for v in suspects]
                 node_ids = [head.cases[v.case]["fullname"] for v in suspects]
                 again = self._blocks(trees, 2, self.blocks, node_ids)
-                confirmed = {v.case: confirm(v, self._verdict(v.case, again)) for v in suspects}
+                # the final word uses every block of the case: first pass and re-measurement
+                every = {side: runs[side] + again[side] for side in runs}
+                confirmed = {v.case: confirm(v, self._verdict(v.case, every)) for v in suspects}
                 result.verdicts = [confirmed.get(v.case, v) for v in result.verdicts]
         return result

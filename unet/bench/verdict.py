@@ -12,11 +12,13 @@ Per case, on the raw per-round samples of both runs:
 | significant | ``regression`` / ``improvement`` | ``no change``       |
 | not         | ``unsure`` (too noisy to tell)   | ``no change``       |
 
-The threshold is ``min_effect``, raised to the *noise floor* when each side was measured in
-several processes (A/B round blocks): rounds within one process are not independent (memory
-layout, core placement and neighbours differ between processes), so the spread of the per-block
-medians of the same code bounds what a difference between the sides can prove. An effect between
-``min_effect`` and the noise floor is ``unsure``.
+When each side was measured in several processes (A/B round blocks), rounds within one process
+are not independent: memory layout, core placement and neighbours differ from one process to the
+next, and on a CPU a case can switch between speed modes. So the block is the unit: the effect is
+the change of the median of the per-block medians (each process counts once, however many rounds
+it fitted in), and the threshold is raised to the *noise floor*, the spread of the per-block
+medians of the same code on either side. An effect between ``min_effect`` and the noise floor is
+``unsure``.
 
 Fewer than ``min_samples`` rounds on either side is ``unsure``. ``unsure`` never fails a run.
 A side whose IQR / median exceeds ``max_dispersion`` is reported as noisy.
@@ -88,11 +90,15 @@ def compare_samples(
     min_effect: float = MIN_EFFECT,
     min_samples: int = MIN_SAMPLES,
     noise_floor: float = 0.0,
+    medians: tuple[float, float] | None = None,
 ) -> Verdict:
-    """The verdict for one case from its base and head per-round times (seconds)."""
+    """The verdict for one case from its base and head per-round times (seconds).
+
+    ``medians`` overrides the (base, head) medians the effect is computed from (per-block).
+    """
     if not base or not head:
         raise ValueError(f"{case}: no samples (base {len(base)}, head {len(head)})")
-    b_med, h_med = float(np.median(base)), float(np.median(head))
+    b_med, h_med = medians or (float(np.median(base)), float(np.median(head)))
     change = h_med / b_med - 1
     p = float(stats.mannwhitneyu(head, base, alternative="two-sided").pvalue)
     if min(len(base), len(head)) < min_samples:
@@ -134,13 +140,19 @@ def compare_blocks(
     head_blocks: Sequence[Sequence[float]],
     **options: float,
 ) -> Verdict:
-    """``compare_samples`` on each side's pooled blocks, with the noise floor their spread sets."""
+    """The verdict from each side's blocks (one list of rounds per process): the rank test on
+    the pooled rounds, the effect from the median of per-block medians, and the noise floor."""
     floor = max(block_spread(base_blocks), block_spread(head_blocks))
+    medians = tuple(
+        float(np.median([np.median(b) for b in blocks if len(b)]))
+        for blocks in (base_blocks, head_blocks)
+    )
     return compare_samples(
         case,
         [x for b in base_blocks for x in b],
         [x for b in head_blocks for x in b],
         noise_floor=floor,
+        medians=medians,  # type: ignore[arg-type]
         **options,  # type: ignore[arg-type]
     )
 
