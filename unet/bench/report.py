@@ -164,7 +164,8 @@ def plot_latency(run: Run, path: Path) -> Path:
 
 
 def plot_ab(verdicts: Sequence[Verdict], path: Path, title: str) -> Path:
-    """Base vs head median per case with 95 % confidence intervals, relative to the base."""
+    """Base vs head median per case with 95 % confidence intervals, relative to the base median;
+    crosses mark each block's (process's) median in A/B mode."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -173,7 +174,7 @@ def plot_ab(verdicts: Sequence[Verdict], path: Path, title: str) -> Path:
     if not verdicts:
         raise ValueError("no verdicts to plot")
     colors = {"regression": "tab:red", "improvement": "tab:green", "unsure": "tab:gray"}
-    fig, ax = plt.subplots(figsize=(9, 0.35 * len(verdicts) + 1.5))
+    fig, ax = plt.subplots(figsize=(11, 0.35 * len(verdicts) + 1.5))
     for y, v in enumerate(verdicts):
         for offset, med, (lo, hi), color in (
             (-0.15, v.base_median, v.base_ci, "tab:blue"),
@@ -182,9 +183,12 @@ def plot_ab(verdicts: Sequence[Verdict], path: Path, title: str) -> Path:
             rel = [100 * (x / v.base_median - 1) for x in (med, lo, hi)]
             ax.errorbar(rel[0], y + offset, xerr=[[rel[0] - rel[1]], [rel[2] - rel[0]]],
                         fmt="o", color=color, capsize=3)  # fmt: skip
+        for offset, blocks in ((-0.15, v.base_blocks), (0.15, v.head_blocks)):
+            rel_blocks = [100 * (x / v.base_median - 1) for x in blocks]
+            ax.plot(rel_blocks, [y + offset] * len(rel_blocks), "x", color="black", ms=4)
     ax.set_yticks(range(len(verdicts)), [f"{v.case} ({v.verdict})" for v in verdicts], fontsize=7)
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_xlabel("median vs base median, % (bars: 95 % CI); blue = base")
+    ax.set_xlabel("vs base median, %  (bar: 95 % CI;  x: per-process median;  blue: base)")
     ax.invert_yaxis()
     ax.set_title(title, fontsize=10)
     fig.tight_layout()

@@ -44,9 +44,9 @@ MAX_DISPERSION = 0.10  # IQR / median above this marks a side as noisy
 class Verdict:
     case: str
     verdict: str
-    base_median: float  # seconds
+    base_median: float  # seconds, over all rounds (the CIs are of these)
     head_median: float
-    change: float  # head / base - 1
+    change: float  # head / base - 1, from the per-block medians when there are blocks
     p_value: float
     base_ci: tuple[float, float]  # 95 % confidence interval of each median
     head_ci: tuple[float, float]
@@ -55,6 +55,8 @@ class Verdict:
     n_base: int
     n_head: int
     noise_floor: float = 0.0  # relative spread of per-block medians of the same side
+    base_blocks: tuple[float, ...] = ()  # per-block (per-process) medians, A/B mode
+    head_blocks: tuple[float, ...] = ()
 
     @property
     def noisy(self) -> bool:
@@ -90,16 +92,21 @@ def compare_samples(
     min_effect: float = MIN_EFFECT,
     min_samples: int = MIN_SAMPLES,
     noise_floor: float = 0.0,
-    medians: tuple[float, float] | None = None,
+    block_medians: tuple[Sequence[float], Sequence[float]] = ((), ()),
 ) -> Verdict:
     """The verdict for one case from its base and head per-round times (seconds).
 
-    ``medians`` overrides the (base, head) medians the effect is computed from (per-block).
+    With ``block_medians`` (per-process medians of each side) the effect is the change of their
+    medians instead of the pooled rounds' medians.
     """
     if not base or not head:
         raise ValueError(f"{case}: no samples (base {len(base)}, head {len(head)})")
-    b_med, h_med = medians or (float(np.median(base)), float(np.median(head)))
-    change = h_med / b_med - 1
+    b_med, h_med = float(np.median(base)), float(np.median(head))
+    b_blocks, h_blocks = block_medians
+    if len(b_blocks) and len(h_blocks):
+        change = float(np.median(h_blocks)) / float(np.median(b_blocks)) - 1
+    else:
+        change = h_med / b_med - 1
     p = float(stats.mannwhitneyu(head, base, alternative="two-sided").pvalue)
     if min(len(base), len(head)) < min_samples:
         verdict = UNSURE
@@ -123,6 +130,8 @@ def compare_samples(
         n_base=len(base),
         n_head=len(head),
         noise_floor=noise_floor,
+        base_blocks=tuple(b_blocks),
+        head_blocks=tuple(h_blocks),
     )
 
 
@@ -143,16 +152,15 @@ def compare_blocks(
     """The verdict from each side's blocks (one list of rounds per process): the rank test on
     the pooled rounds, the effect from the median of per-block medians, and the noise floor."""
     floor = max(block_spread(base_blocks), block_spread(head_blocks))
-    medians = tuple(
-        float(np.median([np.median(b) for b in blocks if len(b)]))
-        for blocks in (base_blocks, head_blocks)
+    b_meds, h_meds = (
+        [float(np.median(b)) for b in bs if len(b)] for bs in (base_blocks, head_blocks)
     )
     return compare_samples(
         case,
         [x for b in base_blocks for x in b],
         [x for b in head_blocks for x in b],
         noise_floor=floor,
-        medians=medians,  # type: ignore[arg-type]
+        block_medians=(b_meds, h_meds),
         **options,  # type: ignore[arg-type]
     )
 
