@@ -2,8 +2,9 @@
 
 1. wall time of one quick suite run vs one A/B run (target <= 2.2x);
 2. N A/A runs of the same code: how many fail (target 0);
-3. N A/B runs with a slowdown injected into one case (test_upsample[up=interpolate-bs=1]):
-   how many flag that case as a confirmed regression, for each slowdown size.
+3. N A/B runs with a slowdown injected into one case (test_upsample[up=interpolate-bs=1]): a
+   busy-wait of (slowdown x that case's median in step 1) added to each call; how many runs flag
+   that case as a confirmed regression, for each slowdown size.
 
 Works on a throwaway clone of HEAD, so the checkout is never touched.
 Usage: python scripts/ab_quality.py [--runs 10] [--slowdowns 0.05,0.1,0.2] [--device auto]
@@ -26,9 +27,9 @@ SPIN = """
 import time as _time
 
 def _spun_forward(self, x, _forward=InterpolateConv.forward):
-    end = _time.perf_counter() + {delay!r}
     out = _forward(self, x)
-    while _time.perf_counter() < end:  # busy-wait: a slowdown that looks like work
+    end = _time.perf_counter() + {delay!r}
+    while _time.perf_counter() < end:  # busy-wait: extra time that looks like work
         pass
     return out
 
@@ -48,6 +49,7 @@ def main() -> int:
     parser.add_argument("--slowdowns", default="0.05,0.1,0.2")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=Path("ab-quality.json"))
+    parser.add_argument("--skip-aa", action="store_true", help="only the injected slowdowns")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ab-quality-"))
     repo = work / "repo"
@@ -67,7 +69,7 @@ def main() -> int:
     print(f"single quick run {single_s:.1f} s, A/B {ab_s:.1f} s, ratio {ab_s / single_s:.2f}")
 
     failures = []
-    for i in range(args.runs):
+    for i in range(0 if args.skip_aa else args.runs):
         rc, _, out = timed([*ab, f"--out={work}/aa-{i}"], repo)
         failures.append(rc)
         print(f"A/A {i}: exit {rc}", flush=True)
@@ -78,7 +80,7 @@ def main() -> int:
     results["case"], results["case_median_s"] = CASE, base_median
     detections = {}
     for slowdown in [float(s) for s in args.slowdowns.split(",")]:
-        layers.write_text(original + SPIN.format(delay=base_median * (1 + slowdown)))
+        layers.write_text(original + SPIN.format(delay=base_median * slowdown))
         flagged = 0
         for i in range(args.runs):
             out_dir = work / f"slow-{slowdown}-{i}"
