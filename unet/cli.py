@@ -8,7 +8,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from unet.bench.commands import cmd_ab, cmd_compare, cmd_report, cmd_run, cmd_save_baseline
+from unet.bench.commands import (
+    UsageFailure,
+    cmd_ab,
+    cmd_compare,
+    cmd_report,
+    cmd_run,
+    cmd_save_baseline,
+)
 from unet.bench.verdict import MIN_EFFECT
 from unet.config import list_variants
 
@@ -147,7 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except UsageFailure as err:  # pytest's code for usage errors, and no traceback
+        print(f"unet-bench {args.command}: {err}", file=sys.stderr)
+        return 4
 
 
 if __name__ == "__main__":

@@ -20,8 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from unet.bench.manifest import COST_FIELDS, cost_changes
-from unet.bench.runs import Run, load_run, merge_runs
+from unet.bench.runs import Run, cost_changes_between, load_run, merge_runs
 from unet.bench.verdict import REGRESSION, Verdict, compare_blocks, confirm
 
 PYTEST_MAX_TIME_S = 1.0  # pytest-benchmark's default time per case, split across the blocks
@@ -163,11 +162,8 @@ class ABRunner:
             result.base, result.head = base, head
             common = sorted(set(base.cases) & set(head.cases))
             result.unmatched = sorted(set(base.cases) ^ set(head.cases))
-            for name in common:
-                result.verdicts.append(self._verdict(name, runs))
-                old, new = base.cases[name]["extra_info"], head.cases[name]["extra_info"]
-                if all(f in old and f in new for f in COST_FIELDS):
-                    result.cost_changes += [(name, *c) for c in cost_changes(old, new)]
+            result.verdicts = [self._verdict(name, runs) for name in common]
+            result.cost_changes = cost_changes_between(base, head)
             suspects = [v for v in result.verdicts if v.verdict == REGRESSION]
             if suspects:
                 result.reruns = [v.case for v in suspects]

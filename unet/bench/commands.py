@@ -18,10 +18,17 @@ if TYPE_CHECKING:
     from unet.bench.verdict import Verdict
 
 
+class UsageFailure(Exception):
+    """A usage error: ``unet-bench`` prints it after the command's name and exits 4."""
+
+
 def _hardware_key(device_name: str) -> str:
     from unet.bench.hardware import hardware_info, hardware_key, resolve_device
 
-    return hardware_key(hardware_info(resolve_device(device_name)))
+    try:
+        return hardware_key(hardware_info(resolve_device(device_name)))
+    except ValueError as err:  # unknown device, or CUDA asked for without a GPU
+        raise UsageFailure(str(err)) from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -35,15 +42,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         storage_root,
     )
 
-    try:
-        key = _hardware_key(args.device)
-    except ValueError as err:
-        print(f"unet-bench run: {err}", file=sys.stderr)
-        return 4
+    key = _hardware_key(args.device)
     root = storage_root(args.storage)
     if root is None:
-        print("unet-bench run: --storage must be a folder", file=sys.stderr)
-        return 4
+        raise UsageFailure("--storage must be a folder")
     root = (Path.cwd() / root).resolve()
     folder = keyed_storage(root, key)
     before = saved_runs(folder)
@@ -80,41 +82,23 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_save_baseline(args: argparse.Namespace) -> int:
     """Copy a local run into benchmarks/baselines/<key>/ to be committed."""
     from unet.bench.storage import (
-        keyed_storage,
         save_baseline,
-        saved_runs,
-        storage_root,
         unreadable,
     )
 
-    try:
-        key = _hardware_key(args.device)
-    except ValueError as err:
-        print(f"unet-bench save-baseline: {err}", file=sys.stderr)
-        return 4
-    if args.run is not None:
-        run = args.run
-    else:
-        runs = saved_runs(keyed_storage(storage_root(args.storage) or Path(".benchmarks"), key))
-        if not runs:
-            print(
-                f"unet-bench save-baseline: no local run for {key}; run `unet-bench run` first",
-                file=sys.stderr,
-            )
-            return 4
-        run = runs[-1]
+    key = _hardware_key(args.device)
+    run = args.run or _latest_local_run(args.device, args.storage)
+    if run is None:
+        raise UsageFailure(f"no local run for {key}; run `unet-bench run` first")
     why = unreadable(run)
     if why:
-        print(f"unet-bench save-baseline: cannot use {run}: {why}", file=sys.stderr)
-        return 4
+        raise UsageFailure(f"cannot use {run}: {why}")
     saved_key = json.loads(run.read_text()).get("machine_info", {}).get("unet_bench", {}).get("key")
     if saved_key != key:
-        print(
-            f"unet-bench save-baseline: {run} was recorded on {saved_key!r}, not on this "
-            f"machine's {key!r}; baselines are saved from the hardware they describe",
-            file=sys.stderr,
+        raise UsageFailure(
+            f"{run} was recorded on {saved_key!r}, not on this machine's {key!r}; baselines "
+            "are saved from the hardware they describe"
         )
-        return 4
     target = save_baseline(run, key)
     print(f"unet-bench: saved {run} as {target}; commit it to share the baseline")
     return 0
@@ -124,18 +108,14 @@ def compare_runs(
     base: Run, head: Run, min_effect: float
 ) -> tuple[list[Verdict], list[tuple[str, str, object, object]]]:
     """Verdicts and cost changes for every case present in both runs."""
-    from unet.bench.manifest import COST_FIELDS, cost_changes
+    from unet.bench.runs import cost_changes_between
     from unet.bench.verdict import compare_samples
 
-    verdicts, changes = [], []
-    for name in sorted(set(base.cases) & set(head.cases)):
-        verdicts.append(
-            compare_samples(name, base.samples(name), head.samples(name), min_effect=min_effect)
-        )
-        old, new = base.cases[name]["extra_info"], head.cases[name]["extra_info"]
-        if all(f in old and f in new for f in COST_FIELDS):
-            changes += [(name, *c) for c in cost_changes(old, new)]
-    return verdicts, changes
+    verdicts = [
+        compare_samples(name, base.samples(name), head.samples(name), min_effect=min_effect)
+        for name in sorted(set(base.cases) & set(head.cases))
+    ]
+    return verdicts, cost_changes_between(base, head)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -150,17 +130,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
         require_samples(base)
         require_samples(head)
     except RunError as err:
-        print(f"unet-bench compare: {err}", file=sys.stderr)
-        return 4
+        raise UsageFailure(str(err)) from None
     diff = differing_fields(head.hardware, base.hardware)
     if diff and not args.allow_other_hardware:
         fields = "; ".join(f"{f}: base {b!r}, head {h!r}" for f, (b, h) in diff.items())
-        print(
-            f"unet-bench compare: the runs come from different hardware ({fields}); their "
-            "latencies are not comparable. Pass --allow-other-hardware to compare anyway.",
-            file=sys.stderr,
+        raise UsageFailure(
+            f"the runs come from different hardware ({fields}); their latencies are not "
+            "comparable. Pass --allow-other-hardware to compare anyway."
         )
-        return 4
     verdicts, changes = compare_runs(base, head, args.min_effect)
     print(format_verdicts(verdicts, markdown=args.markdown))
     if changes:
@@ -185,20 +162,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     from unet.bench.report import latency_table, plot_latency, study_tables
     from unet.bench.runs import RunError, load_run
 
-    try:
-        path = args.run or _latest_local_run(args.device, args.storage)
-    except ValueError as err:
-        print(f"unet-bench report: {err}", file=sys.stderr)
-        return 4
+    path = args.run or _latest_local_run(args.device, args.storage)
     if path is None:
-        print("unet-bench report: no run of this hardware yet; run `unet-bench run` first or "
-              "name a run file", file=sys.stderr)  # fmt: skip
-        return 4
+        raise UsageFailure("no run of this hardware yet; run `unet-bench run` or name a run file")
     try:
         run = load_run(path)
     except RunError as err:
-        print(f"unet-bench report: {err}", file=sys.stderr)
-        return 4
+        raise UsageFailure(str(err)) from None
     markdown = (
         f"# unet-bench report\n\nRun: `{path.name}`\n\n{study_tables(run)}\n{latency_table(run)}"
     )
@@ -238,8 +208,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
     try:
         result = runner.run(args.base)
     except ABError as err:
-        print(f"unet-bench ab: {err}", file=sys.stderr)
-        return 4
+        raise UsageFailure(str(err)) from None
     except KeyboardInterrupt:
         print("unet-bench ab: interrupted; the base worktree was removed", file=sys.stderr)
         return 130

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from unet.bench.manifest import COST_FIELDS, cost_changes
 from unet.bench.storage import unreadable
 
 
@@ -63,3 +64,13 @@ def merge_runs(runs: list[Run]) -> Run:
             for key, value in entry.get("extra_info", {}).items():
                 target["extra_info"].setdefault(key, value)  # costs come from the costed block
     return merged
+
+
+def cost_changes_between(base: Run, head: Run) -> list[tuple[str, str, object, object]]:
+    """(case, field, old, new) for each cost field that differs in a case both runs counted."""
+    changes = []
+    for name in sorted(set(base.cases) & set(head.cases)):
+        old, new = base.cases[name]["extra_info"], head.cases[name]["extra_info"]
+        if all(f in old and f in new for f in COST_FIELDS):
+            changes += [(name, *c) for c in cost_changes(old, new)]
+    return changes
