@@ -15,6 +15,7 @@ from benchmarks.cases import DEFAULT_BATCH_SIZES, model_cases, norm_cases, upsam
 from unet.bench.hardware import differing_fields, hardware_info, hardware_key, resolve_device
 from unet.bench.manifest import cost_changes, format_changes, load_manifest, write_manifest
 from unet.bench.runner import DTYPES, CaseRunner
+from unet.bench.runs import history_spread
 from unet.bench.storage import (
     committed_baselines,
     keyed_storage,
@@ -316,6 +317,8 @@ def _cost_gate(config: pytest.Config, node: pytest.Item, name: str, extra: dict)
 def _decide(config: pytest.Config, state: dict) -> None:
     """Noise-aware verdict per case against the compared run; suspects are measured again."""
     runner = state["runner"]
+    # the scatter of this hardware's saved runs bounds what one run against another can prove
+    floors = history_spread(saved_runs(state["folder"])) if state["folder"] else {}
     saved_by_name = {}
     for runs in (getattr(config._benchmarksession, "compared_mapping", None) or {}).values():
         saved_by_name.update({entry["name"]: entry for entry in runs.values()})
@@ -331,13 +334,12 @@ def _decide(config: pytest.Config, state: dict) -> None:
                 "--benchmark-save-data (unet-bench run does)"
             )
             continue
-        verdict = compare_samples(name, base, samples, min_effect=config.option.min_effect)
+        options = {"min_effect": config.option.min_effect, "noise_floor": floors.get(name, 0.0)}
+        verdict = compare_samples(name, base, samples, **options)
         if verdict.verdict == REGRESSION:  # confirm-by-rerun before failing the run
             with torch.no_grad():
                 again = rerun_samples(timed, len(samples), iterations, runner.warmup_s)
-            verdict = confirm(
-                verdict, compare_samples(name, base, again, min_effect=config.option.min_effect)
-            )
+            verdict = confirm(verdict, compare_samples(name, base, again, **options))
         state["verdicts"].append(verdict)
 
 

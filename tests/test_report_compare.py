@@ -114,3 +114,14 @@ def test_merge_runs_concatenates_samples_and_keeps_costs(tmp_path):
     a.cases[name]["stats"]["data"] = []
     with pytest.raises(RunError, match="no per-round samples"):
         require_samples(a)
+
+
+def test_history_spread_is_the_scatter_of_saved_medians(tmp_path):
+    from unet.bench.runs import history_spread
+
+    paths = [write_run(tmp_path / f"{i}.json", scale=s, seed=i) for i, s in enumerate([1.0, 1.1])]
+    (tmp_path / "broken.json").write_text("{")
+    spread = history_spread([*paths, tmp_path / "broken.json"])
+    name = "test_upsample[up=transposed-bs=1]"
+    assert spread[name] == pytest.approx(0.1 / 1.05, rel=0.05)
+    assert history_spread(paths[:1]) == {}  # one run says nothing about scatter

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,3 +75,23 @@ def cost_changes_between(base: Run, head: Run) -> list[tuple[str, str, object, o
         if all(f in old and f in new for f in COST_FIELDS):
             changes += [(name, *c) for c in cost_changes(old, new)]
     return changes
+
+
+def history_spread(paths: list[Path], last: int = 10) -> dict[str, float]:
+    """Case -> (max - min) / median of its medians over the ``last`` readable runs of ``paths``:
+    how far the same hardware's runs (different processes, days, code) have scattered, a noise
+    floor for a verdict between two single runs. Cases seen in fewer than two runs are left out.
+    """
+    medians: dict[str, list[float]] = {}
+    for path in paths[-last:]:
+        try:
+            run = load_run(path)
+        except RunError:
+            continue
+        for name, entry in run.cases.items():
+            medians.setdefault(name, []).append(float(entry["stats"]["median"]))
+    return {
+        name: (max(m) - min(m)) / statistics.median(m)
+        for name, m in medians.items()
+        if len(m) >= 2
+    }
