@@ -60,6 +60,10 @@ unet.model.Hourglass.forward = forward
 
 GROUP_CASE = "test_model[conv=depthwise_separable-norm=group-up=interpolate-bs=1]"
 INSTANCE_CASE = "test_model[conv=standard-norm=instance-up=transposed-bs=1]"
+# Timing comparisons between two processes use the standard-conv cases: on a shared 2-vCPU
+# machine the depthwise-separable ones were seen to switch between speed modes (3.7 vs 8.6 ms)
+# from one process to the next, which a fixed-threshold gate cannot tell from a regression.
+STEADY = "test_model and standard"
 
 
 def suite(
@@ -115,7 +119,7 @@ def test_runs_are_stored_under_the_hardware_key_with_its_machine_info(saved):
 
 def test_save_then_compare_same_code_passes(saved, tmp_path):
     proc = suite(
-        tmp_path, *FAST, "-k", "test_model", "--benchmark-compare",
+        tmp_path, *FAST, "-k", STEADY, "--benchmark-compare",
         "--benchmark-compare-fail=median:60%", store=saved,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout
@@ -125,7 +129,7 @@ def test_save_then_compare_same_code_passes(saved, tmp_path):
 
 def test_injected_slowdown_fails_naming_only_the_touched_case(saved, tmp_path):
     proc = suite(
-        tmp_path, *FAST, "-k", "test_model", "--benchmark-compare",
+        tmp_path, *FAST, "-k", STEADY, "--benchmark-compare",
         "--benchmark-compare-fail=median:60%", plugin=SLOW_INSTANCE, store=saved,
     )  # fmt: skip
     assert proc.returncode == 1, proc.stdout
