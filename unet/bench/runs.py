@@ -91,7 +91,5 @@ def history_spread(paths: list[Path], last: int = 10) -> dict[str, float]:
         for name, entry in run.cases.items():
             medians.setdefault(name, []).append(float(entry["stats"]["median"]))
     return {
-        name: (max(m) - min(m)) / statistics.median(m)
-        for name, m in medians.items()
-        if len(m) >= 2
+        name: (max(m) - min(m)) / statistics.median(m) for name, m in medians.items() if len(m) >= 2
     }
