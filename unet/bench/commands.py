@@ -13,9 +13,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from unet.bench.storage import DEFAULT_STORAGE
+
 if TYPE_CHECKING:
     from unet.bench.runs import Run
     from unet.bench.verdict import Verdict
+
+
 
 
 class UsageFailure(Exception):
@@ -152,7 +156,7 @@ def _latest_local_run(device: str, storage: str) -> Path | None:
     from unet.bench.storage import keyed_storage, saved_runs, storage_root
 
     runs = saved_runs(
-        keyed_storage(storage_root(storage) or Path(".benchmarks"), _hardware_key(device))
+        keyed_storage(storage_root(storage) or Path(DEFAULT_STORAGE), _hardware_key(device))
     )
     return runs[-1] if runs else None
 
@@ -194,7 +198,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
     from unet.bench.report import plot_ab
     from unet.bench.verdict import failed, format_verdicts
 
-    out = args.out or Path(".benchmarks") / "ab" / time.strftime("%Y%m%d-%H%M%S")
+    out = args.out or Path(DEFAULT_STORAGE) / "ab" / time.strftime("%Y%m%d-%H%M%S")
     runner = ABRunner(
         repo=Path.cwd(),
         out=out.resolve(),
