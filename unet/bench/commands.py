@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     from unet.bench.verdict import Verdict
 
 
-
-
 class UsageFailure(Exception):
     """A usage error: ``unet-bench`` prints it after the command's name and exits 4."""
 
