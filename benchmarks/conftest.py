@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from benchmarks.cases import DEFAULT_BATCH_SIZES, model_cases, norm_cases, upsample_cases
+from unet.bench.abworker import FINAL, SETUP, Channel
 from unet.bench.hardware import differing_fields, hardware_info, hardware_key, resolve_device
 from unet.bench.manifest import cost_changes, format_changes, load_manifest, write_manifest
 from unet.bench.runner import DTYPES, CaseRunner
@@ -199,12 +200,15 @@ def pytest_configure(config: pytest.Config) -> None:
                 dtype_name=config.option.dtype,
                 channels_last=config.option.channels_last,
                 warmup_s=warmup if warmup is not None else (0.3 if device.type == "cuda" else 0.05),
-                # CUDA: several calls for autotuning and clocks; CPU: the output check call
-                # plus one more (a 400 ms batch-32 case needs no more)
-                warmup_iters=3 if device.type == "cuda" else 1,
+                # calls, counting the output check: CUDA several for autotuning and clocks;
+                # CPU the check plus one more (a 400 ms batch-32 case needs no more)
+                warmup_iters=3 if device.type == "cuda" else 2,
                 costs=not config.option.skip_costs,
                 keep=config.option.verdict,
                 do_bench=config.option.do_bench,
+                max_time=float(config.option.benchmark_max_time),
+                min_rounds=config.option.benchmark_min_rounds,
+                channel=Channel.from_env(),  # set when `unet-bench ab` runs this suite
             ),
             "costs": {},  # case name -> cost entry of this run
             "changes": [],  # (case, field, old, new) against manifest or saved run
@@ -217,6 +221,35 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _state(config: pytest.Config) -> dict:
     return getattr(config, STATE)
+
+
+# --- paired A/B worker (see unet/bench/abworker.py): take turns with the other revision ---------
+
+
+def _channel(config: pytest.Config) -> Channel | None:
+    return _state(config)["runner"].channel if hasattr(config, STATE) else None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    channel = _channel(session.config)
+    if channel is not None:
+        channel.hello([item.name for item in session.items])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    channel = _channel(item.config)
+    if channel is not None:
+        channel.turn(item.name, SETUP)  # building the case's model is work too: wait for the turn
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtestloop(session: pytest.Session):
+    yield
+    channel = _channel(session.config)
+    if channel is not None:
+        channel.turn("", FINAL)  # write results only once the other side has measured its last
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

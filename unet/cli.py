@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from unet.bench.abworker import DEFAULT_BLOCKS
 from unet.bench.commands import (
     UsageFailure,
     cmd_ab,
@@ -135,7 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     ab.add_argument("--base", required=True, help="git revision to compare against, e.g. main")
     ab.add_argument("--device", default="auto", help="auto (default), cpu, cuda")
     ab.add_argument("--quick", action="store_true", help="the quick tier")
-    ab.add_argument("--blocks", type=positive_int, default=2, help="round blocks per side (2)")
+    ab.add_argument(
+        "--blocks",
+        type=positive_int,
+        default=DEFAULT_BLOCKS,
+        help=f"round blocks per case and side, base and head alternating ({DEFAULT_BLOCKS})",
+    )
     ab.add_argument("--min-effect", type=float, default=MIN_EFFECT, help="default 0.03 (3 %%)")
     ab.add_argument("--out", type=Path, help="output folder (default .benchmarks/ab/<time>)")
     ab.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")

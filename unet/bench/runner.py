@@ -3,6 +3,9 @@ up, time it with pytest-benchmark, and record what the suite promises in ``extra
 
 from __future__ import annotations
 
+import copy
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,10 +14,14 @@ import pytest
 import torch
 from torch import nn
 
-from unet.bench.timing import device_time, peak_memory_bytes, synchronized, warmup
+from unet.bench.abworker import Channel
+from unet.bench.timing import device_time, peak_memory_bytes, synchronize, synchronized, warmup
 from unet.costs import measure_costs
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+# In paired A/B, a block re-warms with one call after the other side ran (caches, clocks) only
+# when calls are short enough for that to matter; a 400 ms call is not skewed by a cold cache.
+BLOCK_WARMUP_BELOW_S = 0.05
 
 
 @dataclass
@@ -27,6 +34,9 @@ class CaseRunner:
     costs: bool = True  # False only for A/B timing blocks, which take costs from another block
     keep: bool = False  # keep each case's timed callable and samples, for confirm-by-rerun
     do_bench: bool = False  # also time with triton.testing.do_bench (the accuracy check)
+    max_time: float = 1.0  # pytest-benchmark's --benchmark-max-time, for paired A/B blocks
+    min_rounds: int = 5  # pytest-benchmark's --benchmark-min-rounds, likewise
+    channel: Channel | None = None  # set in a paired A/B worker: take turns per round block
     kept: dict[str, tuple[Callable[[], object], int, list[float]]] = field(default_factory=dict)
 
     @property
@@ -73,19 +83,32 @@ class CaseRunner:
         if repeat > 1:
             extra["applications_per_call"] = repeat
 
-        def forward() -> torch.Tensor:
+        def apply(m: nn.Module, inp: torch.Tensor) -> torch.Tensor:
             for _ in range(repeat):
-                out = module(x)
+                out = m(inp)
             return out
+
+        def forward() -> torch.Tensor:
+            return apply(module, x)
 
         timed = synchronized(forward, self.device)
         with torch.no_grad():
+            start = time.perf_counter()
             out = timed()
             if not torch.isfinite(out).all():
                 pytest.fail(f"{name}: output contains NaN or inf ({self.dtype_name})", False)
+            spent = time.perf_counter() - start
             if not benchmark.disabled:
-                warmup(timed, self.warmup_s, self.warmup_iters)
-            benchmark(timed)
+                # the check call was the first warmup call
+                start = time.perf_counter()
+                calls = warmup(timed, self.warmup_s - spent, self.warmup_iters - 1)
+                per_call = (time.perf_counter() - start) / calls if calls else spent
+            if self.channel is not None and not benchmark.disabled:
+                extra.update(
+                    self._paired(self.channel, benchmark, name, module, x, apply, per_call)
+                )
+            else:
+                benchmark(timed)
             if benchmark.disabled:
                 return extra
             if self.keep:
@@ -104,3 +127,65 @@ class CaseRunner:
                     # same process, same case: the reference our median must agree with
                     extra["do_bench_median_s"] = do_bench(forward, return_mode="median") / 1e3
         return extra
+
+    def _paired(
+        self,
+        channel: Channel,
+        benchmark: Any,
+        name: str,
+        module: nn.Module,
+        x: torch.Tensor,
+        apply: Callable[[nn.Module, torch.Tensor], torch.Tensor],
+        per_call: float,
+    ) -> dict[str, object]:
+        """Paired A/B: the rounds pytest-benchmark would run, split into blocks that alternate
+        with the other revision's worker. Each block times a fresh copy of the module and input,
+        so which memory they landed in (which can switch a CPU kernel's speed) varies between
+        blocks as it would between runs, instead of being fixed for the whole side."""
+        blocks = channel.blocks
+        rounds = max(self.min_rounds, math.ceil(self.max_time / max(per_call, 1e-9)))
+        per_block = max(1, round(rounds / blocks))
+        current: list[Any] = [module, x]
+        started = 0  # rounds started so far
+
+        def target(m: nn.Module, inp: torch.Tensor) -> torch.Tensor:
+            out = apply(m, inp)
+            synchronize(self.device)
+            return out
+
+        def fresh() -> None:
+            current[:] = copy.deepcopy(module), x.clone()
+            if per_call < BLOCK_WARMUP_BELOW_S:
+                target(*current)
+
+        def setup() -> tuple[tuple[Any, ...], dict]:
+            """Untimed, before each round: at a block's start, wait for the turn."""
+            nonlocal started
+            block, first = divmod(started, per_block)
+            if first == 0:
+                last = benchmark.stats.stats.data[-per_block:] if block else []
+                if not channel.turn(name, block, last):
+                    raise RuntimeError(f"unet-bench ab: block {block} of {name} was refused")
+                fresh()
+            started += 1
+            return tuple(current), {}
+
+        benchmark.pedantic(target, setup=setup, rounds=blocks * per_block, iterations=1)
+        # blocks the coordinator adds to confirm a suspected regression: timed here, kept in
+        # extra_info rather than in pytest-benchmark's stats
+        last = list(benchmark.stats.stats.data[-per_block:])
+        confirm: list[float] = []
+        block = blocks
+        while channel.turn(name, block, last):
+            fresh()
+            last = []
+            for _ in range(per_block):
+                start = time.perf_counter()
+                target(*current)
+                last.append(time.perf_counter() - start)
+            confirm += last
+            block += 1
+        info: dict[str, object] = {"ab_blocks": block, "ab_rounds_per_block": per_block}
+        if confirm:
+            info["ab_confirm_samples"] = confirm
+        return info
