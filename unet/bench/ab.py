@@ -37,6 +37,9 @@ PYTEST_MAX_TIME_S = 1.0  # pytest-benchmark's default time per case, split acros
 PYTEST_MIN_ROUNDS = 5
 PROCESS_BLOCKS = 2  # process blocks per side for a base that predates paired workers
 CONFIRM_BLOCKS = 2  # blocks per side added to re-measure a suspected regression
+# Paired workers per side: a process has its own speed (memory placement, kernel code); with
+# two per side that spread shows in the block medians instead of passing for a code change.
+PAIRED_WORKERS = 2
 
 
 class ABError(RuntimeError):
@@ -103,27 +106,38 @@ class ABResult:
 
 @dataclass
 class _Worker:
-    """One side's long-lived pytest process, seen from the coordinator."""
+    """One long-lived pytest process of one side, seen from the coordinator."""
 
-    side: str
+    side: str  # base or head
+    index: int  # 0 or 1: which of the side's processes (only 0 counts costs)
     proc: subprocess.Popen
     sock: socket.socket
     log: Path
     cases: list[str] = field(default_factory=list)  # its collected cases, in order
     request: dict | None = None  # where it waits for the turn; None while it runs
-    current: str | None = None  # the case it is in
     done: set[str] = field(default_factory=set)  # cases it has moved past
+    last_case: str = ""
+    alive: bool = True  # False once it closed its end of the socket
     buffer: bytes = b""
 
     @property
-    def alive(self) -> bool:
-        return self.proc.returncode is None
+    def name(self) -> str:
+        return f"{self.side}-{self.index}"
 
-    def reply(self, go: bool, blocks: int) -> None:
+    @property
+    def case(self) -> str | None:
+        return self.request["case"] if self.request else None
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.request) and self.request["stage"] == abworker.FINAL
+
+    def reply(self, go: bool, blocks: int, side_blocks: int) -> None:
         self.request = None
-        self.sock.sendall(json.dumps({"go": go, "blocks": blocks}).encode() + b"\n")
+        message = {"go": go, "blocks": blocks, "side_blocks": side_blocks}
+        self.sock.sendall(json.dumps(message).encode() + b"\n")
 
-    def messages(self) -> list[dict] | None:
+    def receive(self) -> list[dict] | None:
         """The complete messages that arrived; None when the worker closed its end."""
         data = self.sock.recv(1 << 16)
         if not data:
@@ -133,23 +147,96 @@ class _Worker:
         return [json.loads(line) for line in lines if line.strip()]
 
 
-def _stage(request: dict) -> int:
-    """Order of a request within its case: setup before block 0, 1, ..."""
-    return -1 if request["stage"] == abworker.SETUP else int(request["stage"])
+@dataclass
+class _Schedule:
+    """Who runs next. Per case: every worker's setup, then the side's blocks split over its
+    workers, base and head alternating ABBA: B0 H0 H1 B1 B0 H0 ... (letter = side, digit =
+    worker), so position effects after a switch hit both sides alike."""
+
+    workers: list[_Worker]
+    side_blocks: int  # blocks per side and case
+    min_effect: float
+    per_side: int = 2
+    samples: dict[str, dict[str, list[list[float]]]] = field(
+        default_factory=lambda: {"base": {}, "head": {}}
+    )
+    planned: dict[str, int] = field(default_factory=dict)  # blocks per worker of a case
+    suspects: dict[str, Verdict] = field(default_factory=dict)  # first-pass verdicts
+
+    def share(self, case: str) -> int:
+        return self.planned.setdefault(case, math.ceil(self.side_blocks / self.per_side))
+
+    def key(self, w: _Worker) -> tuple[float, int]:
+        stage = w.request["stage"]
+        if stage == abworker.SETUP:
+            return (-1, self.workers.index(w))
+        if stage >= self.share(w.case):
+            return (math.inf, self.workers.index(w))  # asks to be told it is done
+        block = stage * self.per_side + w.index  # the side's block number
+        first = "base" if block % 2 == 0 else "head"
+        return (block, 0 if w.side == first else 1)
+
+    def record(self, w: _Worker, message: dict) -> None:
+        """A worker asks for the turn, reporting the block it just ran."""
+        if w.last_case and message["case"] != w.last_case:
+            w.done.add(w.last_case)
+        w.last_case = message["case"]
+        if message["samples"]:
+            self.samples[w.side].setdefault(message["case"], []).append(message["samples"])
+        w.request = message
+
+    def pending(self, case: str, live: list[_Worker]) -> bool:
+        """Whether a live worker has still to reach ``case``."""
+        return any(
+            w.case != case and case in w.cases and case not in w.done and not w.finished
+            for w in live
+        )
+
+    def decide(self, live: list[_Worker]) -> None:
+        """Every live worker waits: let exactly one run (all of them at the end)."""
+        if all(w.finished for w in live):
+            for w in live:
+                w.reply(True, 0, self.side_blocks)
+            return
+        groups: dict[str, list[_Worker]] = {}
+        for w in live:
+            if not w.finished:
+                groups.setdefault(w.case, []).append(w)
+        # a case nobody else will still reach goes first; if every case waits on somebody, the
+        # sides collected their cases in different orders: let the first group go anyway
+        ready = [c for c in groups if not self.pending(c, live)] or list(groups)
+        group = groups[ready[0]]
+        case = ready[0]
+        both = len({w.side for w in group}) == 2
+        if both and case not in self.suspects and all(self.key(w)[0] == math.inf for w in group):
+            first = self.verdict(case)
+            if first.verdict == REGRESSION:  # confirm-by-rerun: more blocks, right now
+                self.suspects[case] = first
+                self.planned[case] = self.share(case) + math.ceil(CONFIRM_BLOCKS / self.per_side)
+        w = min(group, key=self.key)
+        stage = w.request["stage"]
+        go = stage == abworker.SETUP or stage < self.share(case)
+        w.reply(go, self.share(case), self.side_blocks)
+
+    def verdict(self, case: str) -> Verdict:
+        return compare_blocks(
+            case,
+            self.samples["base"].get(case, []),
+            self.samples["head"].get(case, []),
+            min_effect=self.min_effect,
+        )
 
 
 @dataclass
 class ABRunner:
     repo: Path  # the working tree measured as "head"
-    out: Path  # where each side's JSON and log go
+    out: Path  # where each worker's JSON and log go
     device: str = "auto"
     quick: bool = False
     blocks: int = abworker.DEFAULT_BLOCKS  # round blocks per case and side (paired workers)
     min_effect: float = 0.03
     pytest_args: Sequence[str] = ()
     log: object = sys.stderr
-
-    # --- shared ------------------------------------------------------------------------------
 
     def _command(self, out: Path, cases: Sequence[str], extra: Sequence[str]) -> list[str]:
         return [
@@ -174,8 +261,13 @@ class ABRunner:
         path = os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")])
         return {**os.environ, "PYTHONPATH": path, **extra}
 
-    def _verdict(self, name: str, blocks: dict[str, list[list[float]]]) -> Verdict:
-        return compare_blocks(name, blocks["base"], blocks["head"], min_effect=self.min_effect)
+    def _verdict(self, name: str, blocks: dict[str, list[Run]]) -> Verdict:
+        """Process blocks: each run of a side is one block."""
+        samples = {
+            side: [r.samples(name) for r in runs if name in r.cases]
+            for side, runs in blocks.items()
+        }
+        return compare_blocks(name, samples["base"], samples["head"], min_effect=self.min_effect)
 
     def run(self, base_rev: str) -> ABResult:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -191,84 +283,55 @@ class ABRunner:
             )
             return self._process_blocks(trees, ABResult(base_rev=base_rev, mode="process blocks"))
 
-    # --- paired workers: both suites alive, taking turns per round block ---------------------
+    # --- paired workers: all alive, taking turns per round block -----------------------------
 
-    def _start(self, side: str, tree: Path) -> _Worker:
+    def _start(self, side: str, index: int, tree: Path) -> _Worker:
         ours, theirs = socket.socketpair()
-        log = self.out / f"{side}.log"
+        name = f"{side}-{index}"
+        log = self.out / f"{name}.log"
         with log.open("w") as sink:
             proc = subprocess.Popen(
-                self._command(self.out / f"{side}.json", (), ()),
+                # only the first worker of a side counts costs: they are the same in both
+                self._command(self.out / f"{name}.json", (), ["--skip-costs"] if index else []),
                 cwd=tree,
                 env=self._env(
-                    tree, **{abworker.ENV_FD: str(theirs.fileno()), abworker.ENV_SIDE: side}
+                    tree, **{abworker.ENV_FD: str(theirs.fileno()), abworker.ENV_SIDE: name}
                 ),
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 pass_fds=[theirs.fileno()],
             )
         theirs.close()
-        return _Worker(side=side, proc=proc, sock=ours, log=log)
+        return _Worker(side=side, index=index, proc=proc, sock=ours, log=log)
 
     def _paired(self, trees: dict[str, Path], result: ABResult) -> ABResult:
-        print(f"unet-bench ab: paired workers, {self.blocks} blocks per case", file=self.log)
-        workers = [self._start(side, trees[side]) for side in ("base", "head")]
-        samples: dict[str, dict[str, list[list[float]]]] = {"base": {}, "head": {}}
-        planned: dict[str, int] = {}  # blocks per side of each case (more when confirming)
-        suspects: dict[str, Verdict] = {}  # first-pass verdicts of re-measured cases
+        print(
+            f"unet-bench ab: paired workers, {PAIRED_WORKERS} per side, "
+            f"{self.blocks} blocks per case and side",
+            file=self.log,
+            flush=True,
+        )
+        workers = [
+            self._start(side, index, trees[side])
+            for index in range(PAIRED_WORKERS)
+            for side in ("base", "head")
+        ]
+        schedule = _Schedule(workers, self.blocks, self.min_effect, PAIRED_WORKERS)
         selector = selectors.DefaultSelector()
         for w in workers:
             selector.register(w.sock, selectors.EVENT_READ, w)
-
-        def grant(w: _Worker) -> None:
-            """Let ``w`` run its requested stage, or tell it the case is done."""
-            case, stage = w.request["case"], w.request["stage"]
-            if stage in (abworker.SETUP, abworker.FINAL):
-                return w.reply(True, self.blocks)
-            w.reply(stage < planned.setdefault(case, self.blocks), self.blocks)
-
-        def decide(live: list[_Worker]) -> None:
-            """Every live worker waits: give the turn to exactly one (all, at the end)."""
-            active = [w for w in live if w.request["stage"] != abworker.FINAL]
-            if not active:  # both measured everything: let them write their results
-                for w in live:
-                    w.reply(True, self.blocks)
-                return
-            if len(active) == 1:
-                return grant(active[0])
-            base, head = active
-            case = base.request["case"]
-            if case != head.request["case"]:
-                # a case the other side has passed or lacks runs alone; else orders differ
-                for w, other in ((base, head), (head, base)):
-                    mine = w.request["case"]
-                    if mine in other.done or mine not in other.cases:
-                        return grant(w)
-                return grant(head)
-            sb, sh = _stage(base.request), _stage(head.request)
-            limit = planned.setdefault(case, self.blocks)
-            if min(sb, sh) >= limit and case not in suspects:
-                blocks = {side: samples[side].get(case, []) for side in samples}
-                first = self._verdict(case, blocks)
-                if first.verdict == REGRESSION:  # confirm-by-rerun: more blocks, now
-                    suspects[case] = first
-                    planned[case] = limit = limit + CONFIRM_BLOCKS
-            if sb != sh:
-                return grant(base if sb < sh else head)
-            # same stage: ABBA, base first in even blocks (and setup), head first in odd ones
-            return grant(head if sb >= 0 and sb % 2 else base)
-
         try:
             while any(w.alive for w in workers):
                 live = [w for w in workers if w.alive]
                 if all(w.request is not None for w in live):
-                    decide(live)
+                    schedule.decide(live)
                     continue
                 for key, _ in selector.select():
                     w = key.data
-                    messages = w.messages()
+                    messages = w.receive()
                     if messages is None:  # it exited
                         selector.unregister(w.sock)
+                        w.alive = False
                         w.proc.wait()
                         if w.proc.returncode not in (0, 1):  # 1: failing cases still timed
                             tail = w.log.read_text()[-3000:]
@@ -279,38 +342,31 @@ class ABRunner:
                     for message in messages:
                         if "hello" in message:
                             w.cases = message["cases"]
-                            continue
-                        if w.current is not None and message["case"] != w.current:
-                            w.done.add(w.current)
-                        w.current = message["case"] or None
-                        if message["samples"]:
-                            samples[w.side].setdefault(message["case"], []).append(
-                                message["samples"]
-                            )
-                        w.request = message
+                        else:
+                            schedule.record(w, message)
         finally:
             for w in workers:
-                if w.alive:
+                if w.proc.poll() is None:
                     w.proc.terminate()
                     w.proc.wait()
                 w.sock.close()
             selector.close()
 
-        runs = {}
+        runs: dict[str, list[Run]] = {"base": [], "head": []}
         for w in workers:
-            path = self.out / f"{w.side}.json"
+            path = self.out / f"{w.name}.json"
             if not path.exists():
                 raise ABError(f"the {w.side} suite wrote no results; see {w.log}")
-            runs[w.side] = load_run(path)
-        result.base, result.head = runs["base"], runs["head"]
-        measured = {side: set(cases) for side, cases in samples.items()}
+            runs[w.side].append(load_run(path))
+        result.base, result.head = merge_runs(runs["base"]), merge_runs(runs["head"])
+        measured = {side: set(cases) for side, cases in schedule.samples.items()}
         result.unmatched = sorted(measured["base"] ^ measured["head"])
         for case in sorted(measured["base"] & measured["head"]):
-            verdict = self._verdict(case, {side: samples[side][case] for side in samples})
-            if case in suspects:  # the final word uses every block: first pass and re-measured
-                verdict = confirm(suspects[case], verdict)
+            verdict = schedule.verdict(case)
+            if case in schedule.suspects:  # the final word uses every block, re-measured too
+                verdict = confirm(schedule.suspects[case], verdict)
             result.verdicts.append(verdict)
-        result.reruns = sorted(suspects)
+        result.reruns = sorted(schedule.suspects)
         result.cost_changes = cost_changes_between(result.base, result.head)
         return result
 
@@ -355,20 +411,13 @@ class ABRunner:
                 runs[side].append(self._block(side, trees[side], i, costs, cases))
         return runs
 
-    def _process_verdict(self, name: str, runs: dict[str, list[Run]]) -> Verdict:
-        blocks = {
-            side: [r.samples(name) for r in side_runs if name in r.cases]
-            for side, side_runs in runs.items()
-        }
-        return self._verdict(name, blocks)
-
     def _process_blocks(self, trees: dict[str, Path], result: ABResult) -> ABResult:
         runs = self._blocks(trees, PROCESS_BLOCKS, 0)
         base, head = merge_runs(runs["base"]), merge_runs(runs["head"])
         result.base, result.head = base, head
         common = sorted(set(base.cases) & set(head.cases))
         result.unmatched = sorted(set(base.cases) ^ set(head.cases))
-        result.verdicts = [self._process_verdict(name, runs) for name in common]
+        result.verdicts = [self._verdict(name, runs) for name in common]
         result.cost_changes = cost_changes_between(base, head)
         suspects = [v for v in result.verdicts if v.verdict == REGRESSION]
         if suspects:
@@ -377,6 +426,6 @@ class ABRunner:
             again = self._blocks(trees, CONFIRM_BLOCKS, PROCESS_BLOCKS, node_ids)
             # the final word uses every block of the case: first pass and re-measurement
             every = {side: runs[side] + again[side] for side in runs}
-            confirmed = {v.case: confirm(v, self._process_verdict(v.case, every)) for v in suspects}
+            confirmed = {v.case: confirm(v, self._verdict(v.case, every)) for v in suspects}
             result.verdicts = [confirmed.get(v.case, v) for v in result.verdicts]
         return result

@@ -3,7 +3,6 @@ up, time it with pytest-benchmark, and record what the suite promises in ``extra
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable
@@ -15,13 +14,10 @@ import torch
 from torch import nn
 
 from unet.bench.abworker import Channel
-from unet.bench.timing import device_time, peak_memory_bytes, synchronize, synchronized, warmup
+from unet.bench.timing import device_time, peak_memory_bytes, synchronized, warmup
 from unet.costs import measure_costs
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-# In paired A/B, a block re-warms with one call after the other side ran (caches, clocks) only
-# when calls are short enough for that to matter; a 400 ms call is not skewed by a cold cache.
-BLOCK_WARMUP_BELOW_S = 0.05
 
 
 @dataclass
@@ -83,13 +79,10 @@ class CaseRunner:
         if repeat > 1:
             extra["applications_per_call"] = repeat
 
-        def apply(m: nn.Module, inp: torch.Tensor) -> torch.Tensor:
-            for _ in range(repeat):
-                out = m(inp)
-            return out
-
         def forward() -> torch.Tensor:
-            return apply(module, x)
+            for _ in range(repeat):
+                out = module(x)
+            return out
 
         timed = synchronized(forward, self.device)
         with torch.no_grad():
@@ -104,9 +97,7 @@ class CaseRunner:
                 calls = warmup(timed, self.warmup_s - spent, self.warmup_iters - 1)
                 per_call = (time.perf_counter() - start) / calls if calls else spent
             if self.channel is not None and not benchmark.disabled:
-                extra.update(
-                    self._paired(self.channel, benchmark, name, module, x, apply, per_call)
-                )
+                extra.update(self._paired(self.channel, benchmark, name, timed, per_call))
             else:
                 benchmark(timed)
             if benchmark.disabled:
@@ -133,32 +124,16 @@ class CaseRunner:
         channel: Channel,
         benchmark: Any,
         name: str,
-        module: nn.Module,
-        x: torch.Tensor,
-        apply: Callable[[nn.Module, torch.Tensor], torch.Tensor],
+        timed: Callable[[], object],
         per_call: float,
     ) -> dict[str, object]:
-        """Paired A/B: the rounds pytest-benchmark would run, split into blocks that alternate
-        with the other revision's worker. Each block times a fresh copy of the module and input,
-        so which memory they landed in (which can switch a CPU kernel's speed) varies between
-        blocks as it would between runs, instead of being fixed for the whole side."""
-        blocks = channel.blocks
+        """Paired A/B: the rounds pytest-benchmark would run for this side, split into blocks
+        that take turns with the other workers; this worker runs ``channel.blocks`` of them."""
         rounds = max(self.min_rounds, math.ceil(self.max_time / max(per_call, 1e-9)))
-        per_block = max(1, round(rounds / blocks))
-        current: list[Any] = [module, x]
+        per_block = max(1, round(rounds / channel.side_blocks))
         started = 0  # rounds started so far
 
-        def target(m: nn.Module, inp: torch.Tensor) -> torch.Tensor:
-            out = apply(m, inp)
-            synchronize(self.device)
-            return out
-
-        def fresh() -> None:
-            current[:] = copy.deepcopy(module), x.clone()
-            if per_call < BLOCK_WARMUP_BELOW_S:
-                target(*current)
-
-        def setup() -> tuple[tuple[Any, ...], dict]:
+        def setup() -> None:
             """Untimed, before each round: at a block's start, wait for the turn."""
             nonlocal started
             block, first = divmod(started, per_block)
@@ -166,26 +141,22 @@ class CaseRunner:
                 last = benchmark.stats.stats.data[-per_block:] if block else []
                 if not channel.turn(name, block, last):
                     raise RuntimeError(f"unet-bench ab: block {block} of {name} was refused")
-                fresh()
             started += 1
-            return tuple(current), {}
 
-        benchmark.pedantic(target, setup=setup, rounds=blocks * per_block, iterations=1)
+        benchmark.pedantic(timed, setup=setup, rounds=channel.blocks * per_block, iterations=1)
         # blocks the coordinator adds to confirm a suspected regression: timed here, kept in
         # extra_info rather than in pytest-benchmark's stats
         last = list(benchmark.stats.stats.data[-per_block:])
         confirm: list[float] = []
-        block = blocks
-        while channel.turn(name, block, last):
-            fresh()
+        while channel.turn(name, started // per_block, last):
             last = []
             for _ in range(per_block):
                 start = time.perf_counter()
-                target(*current)
+                timed()
                 last.append(time.perf_counter() - start)
             confirm += last
-            block += 1
-        info: dict[str, object] = {"ab_blocks": block, "ab_rounds_per_block": per_block}
+            started += per_block
+        info: dict[str, object] = {"ab_rounds_per_block": per_block}
         if confirm:
             info["ab_confirm_samples"] = confirm
         return info
