@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,6 +163,7 @@ class _Schedule:
     )
     planned: dict[str, int] = field(default_factory=dict)  # blocks per worker of a case
     suspects: dict[str, Verdict] = field(default_factory=dict)  # first-pass verdicts
+    log: list[tuple[float, str, str, str, bool]] = field(default_factory=list)  # the turns given
 
     def share(self, case: str) -> int:
         return self.planned.setdefault(case, math.ceil(self.side_blocks / self.per_side))
@@ -216,7 +218,15 @@ class _Schedule:
         w = min(group, key=self.key)
         stage = w.request["stage"]
         go = stage == abworker.SETUP or stage < self.share(case)
+        self.log.append((time.monotonic(), w.name, case, str(stage), go))
         w.reply(go, self.share(case), self.side_blocks)
+
+    def write_log(self, path: Path) -> None:
+        """schedule.tsv: every turn given, in order (seconds since the first)."""
+        t0 = self.log[0][0] if self.log else 0.0
+        rows = ["seconds\tworker\tcase\tstage\tgo"]
+        rows += [f"{t - t0:.3f}\t{w}\t{c}\t{s}\t{g}" for t, w, c, s, g in self.log]
+        path.write_text("\n".join(rows) + "\n")
 
     def verdict(self, case: str) -> Verdict:
         return compare_blocks(
@@ -351,6 +361,7 @@ class ABRunner:
                     w.proc.wait()
                 w.sock.close()
             selector.close()
+            schedule.write_log(self.out / "schedule.tsv")
 
         runs: dict[str, list[Run]] = {"base": [], "head": []}
         for w in workers:
