@@ -185,6 +185,7 @@ def pytest_configure(config: pytest.Config) -> None:
             f"{err}. Restore it from git or rerun --update-cost-manifest."
         ) from None
     warmup = config.option.warmup_time
+    channel = Channel.from_env()  # set when `unet-bench ab` runs this suite as a paired worker
     setattr(
         config,
         STATE,
@@ -201,14 +202,16 @@ def pytest_configure(config: pytest.Config) -> None:
                 channels_last=config.option.channels_last,
                 warmup_s=warmup if warmup is not None else (0.3 if device.type == "cuda" else 0.05),
                 # calls, counting the output check: CUDA several for autotuning and clocks;
-                # CPU the check plus one more (a 400 ms batch-32 case needs no more)
-                warmup_iters=3 if device.type == "cuda" else 2,
+                # CPU the check plus one more (a 400 ms batch-32 case needs no more), or just
+                # the check in a paired A/B worker, whose rounds come in blocks that each
+                # start after another process ran, on both sides alike
+                warmup_iters=3 if device.type == "cuda" else (1 if channel else 2),
                 costs=not config.option.skip_costs,
                 keep=config.option.verdict,
                 do_bench=config.option.do_bench,
                 max_time=float(config.option.benchmark_max_time),
                 min_rounds=config.option.benchmark_min_rounds,
-                channel=Channel.from_env(),  # set when `unet-bench ab` runs this suite
+                channel=channel,
             ),
             "costs": {},  # case name -> cost entry of this run
             "changes": [],  # (case, field, old, new) against manifest or saved run

@@ -326,6 +326,7 @@ class ABRunner:
             for index in range(PAIRED_WORKERS)
             for side in ("base", "head")
         ]
+        started = time.monotonic()
         schedule = _Schedule(workers, self.blocks, self.min_effect, PAIRED_WORKERS)
         selector = selectors.DefaultSelector()
         for w in workers:
@@ -334,6 +335,9 @@ class ABRunner:
             while any(w.alive for w in workers):
                 live = [w for w in workers if w.alive]
                 if all(w.request is not None for w in live):
+                    if not schedule.log:
+                        ready = time.monotonic() - started
+                        print(f"unet-bench ab: workers ready after {ready:.1f} s", file=self.log)
                     schedule.decide(live)
                     continue
                 for key, _ in selector.select():
@@ -362,6 +366,11 @@ class ABRunner:
                 w.sock.close()
             selector.close()
             schedule.write_log(self.out / "schedule.tsv")
+        print(
+            f"unet-bench ab: workers done after {time.monotonic() - started:.1f} s",
+            file=self.log,
+            flush=True,
+        )
 
         runs: dict[str, list[Run]] = {"base": [], "head": []}
         for w in workers:
