@@ -1,0 +1,138 @@
+"""The paired A/B coordinator's turn-taking, driven by simulated workers (no processes)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from unet.bench import abworker
+from unet.bench.ab import _Schedule, _Worker
+
+
+class FakeSocket:
+    def __init__(self) -> None:
+        self.replies: list[dict] = []
+
+    def sendall(self, data: bytes) -> None:
+        self.replies.append(json.loads(data))
+
+
+class FakeProc:
+    returncode = None
+
+
+def make_workers(cases: dict[str, list[str]]) -> list[_Worker]:
+    """Workers in the coordinator's order: base-0, head-0, base-1, head-1."""
+    return [
+        _Worker(side=side, index=i, proc=FakeProc(), sock=FakeSocket(), log=None, cases=cases[side])
+        for i in range(2)
+        for side in ("base", "head")
+    ]
+
+
+def simulate(
+    workers: list[_Worker], schedule: _Schedule, speed: dict[str, float], rounds: int = 5
+) -> list[tuple[str, str, str, bool]]:
+    """Run the workers through their cases as the real ones would; return the turns given."""
+    plan = {w.name: [(c, abworker.SETUP) for c in w.cases] for w in workers}
+    position = dict.fromkeys(plan, 0)
+    samples: dict[str, list[float]] = {}
+
+    def ask(w: _Worker) -> None:
+        """The worker's next request after its last reply."""
+        if position[w.name] >= len(plan[w.name]):
+            return schedule.record(w, {"case": "", "stage": abworker.FINAL, "samples": []})
+        case, stage = plan[w.name][position[w.name]]
+        schedule.record(w, {"case": case, "stage": stage, "samples": samples.pop(w.name, [])})
+
+    for w in workers:
+        ask(w)
+    turns = []
+    while True:
+        live = [w for w in workers if w.alive]
+        if not live:
+            return turns
+        before = {w.name: len(w.sock.replies) for w in live}
+        ending = all(w.finished for w in live)
+        schedule.decide(live)
+        replied = [w for w in live if len(w.sock.replies) > before[w.name]]
+        if ending:  # all may write their results now
+            assert replied == live
+            for w in live:
+                w.alive = False
+            continue
+        assert len(replied) == 1, "exactly one worker may hold the turn"
+        w = replied[0]
+        reply = w.sock.replies[-1]
+        case, stage = plan[w.name][position[w.name]]
+        turns.append((w.name, case, str(stage), reply["go"]))
+        if stage == abworker.SETUP:
+            plan[w.name][position[w.name]] = (case, 0)
+        elif reply["go"]:
+            samples[w.name] = [speed[w.side] * (1 + 0.001 * k) for k in range(rounds)]
+            plan[w.name][position[w.name]] = (case, stage + 1)
+        else:
+            position[w.name] += 1
+        ask(w)
+
+
+def letters(turns: list[tuple[str, str, str, bool]], case: str, stage_filter) -> str:
+    return " ".join(
+        f"{w[0].upper()}{w[-1]}" for w, c, s, go in turns if c == case and stage_filter(s, go)
+    )
+
+
+def test_setup_then_abba_blocks_split_over_both_workers_of_each_side():
+    workers = make_workers({"base": ["c1", "c2"], "head": ["c1", "c2"]})
+    schedule = _Schedule(workers, side_blocks=6, min_effect=0.03)
+    turns = simulate(workers, schedule, {"base": 1.0, "head": 1.0})
+    for case in ("c1", "c2"):
+        assert letters(turns, case, lambda s, go: s == "setup") == "B0 H0 B1 H1"
+        blocks = letters(turns, case, lambda s, go: s != "setup" and go)
+        assert blocks == "B0 H0 H1 B1 B0 H0 H1 B1 B0 H0 H1 B1"
+        assert len(schedule.samples["base"][case]) == len(schedule.samples["head"][case]) == 6
+    # c2 starts only after every worker was told c1 is done
+    first_c2 = next(i for i, t in enumerate(turns) if t[1] == "c2")
+    assert all(t[1] == "c1" for t in turns[:first_c2])
+    assert not schedule.suspects
+
+
+def test_a_suspected_regression_gets_more_blocks_before_the_case_ends():
+    workers = make_workers({"base": ["c1"], "head": ["c1"]})
+    schedule = _Schedule(workers, side_blocks=6, min_effect=0.03)
+    turns = simulate(workers, schedule, {"base": 1.0, "head": 1.3})
+    assert "c1" in schedule.suspects
+    assert len(schedule.samples["head"]["c1"]) == 8  # 6 + 2 to confirm
+    assert letters(turns, "c1", lambda s, go: s in ("3",) and go) == "B0 H0 H1 B1"
+
+
+def test_a_case_on_one_side_only_runs_alone_without_stalling_the_others():
+    workers = make_workers({"base": ["c1", "c2"], "head": ["new", "c1", "c2"]})
+    schedule = _Schedule(workers, side_blocks=4, min_effect=0.03)
+    turns = simulate(workers, schedule, {"base": 1.0, "head": 1.0})
+    assert "new" in schedule.samples["head"]
+    assert "new" not in schedule.samples["base"]
+    assert {w[0] for w, c, *_ in turns if c == "new"} == {"h"}
+    # the shared cases are still paired ABBA
+    assert letters(turns, "c1", lambda s, go: s != "setup" and go) == "B0 H0 H1 B1 B0 H0 H1 B1"
+
+
+def test_cases_in_different_orders_finish_instead_of_waiting_for_each_other():
+    workers = make_workers({"base": ["c1", "c2"], "head": ["c2", "c1"]})
+    schedule = _Schedule(workers, side_blocks=2, min_effect=0.03)
+    turns = simulate(workers, schedule, {"base": 1.0, "head": 1.0})
+    for side in ("base", "head"):
+        assert set(schedule.samples[side]) == {"c1", "c2"}
+    assert turns  # and simulate returned: every worker reached its final turn
+
+
+@pytest.mark.parametrize("blocks", [1, 2, 6])
+def test_each_side_runs_its_blocks(blocks):
+    workers = make_workers({"base": ["c1"], "head": ["c1"]})
+    schedule = _Schedule(workers, side_blocks=blocks, min_effect=0.03)
+    simulate(workers, schedule, {"base": 1.0, "head": 1.0})
+    per_worker = -(-blocks // 2)
+    assert (
+        len(schedule.samples["base"]["c1"]) == len(schedule.samples["head"]["c1"]) == 2 * per_worker
+    )
