@@ -61,6 +61,10 @@ def test_injected_slowdown_is_a_confirmed_regression_and_the_tree_is_untouched(c
     assert verdicts["test_upsample[up=transposed-bs=1]"] != "regression"
     assert "Re-measured to confirm: test_upsample[up=interpolate-bs=1]" in proc.stdout
     assert (tmp_path / "out" / "ab.png").stat().st_size > 0
+    # both sides ran as two long-lived workers each, taking turns
+    schedule = (tmp_path / "out" / "schedule.tsv").read_text().splitlines()[1:]
+    assert {row.split("\t")[1] for row in schedule} == {"base-0", "base-1", "head-0", "head-1"}
+    assert result["mode"] == "paired"
     # the user's tree is as it was, and no worktree is left behind
     assert git(clone, "status", "--porcelain") == status_before
     assert len(worktrees(clone)) == 1
@@ -114,3 +118,36 @@ def test_ctrl_c_removes_the_worktree(clone, tmp_path):
     assert "interrupted; the base worktree was removed" in err
     assert len(worktrees(clone)) == 1
     assert git(clone, "status", "--porcelain") == ""
+
+
+def test_a_base_without_paired_workers_is_measured_in_process_blocks(clone, tmp_path):
+    worker = clone / "unet" / "bench" / "abworker.py"
+    text = worker.read_text()
+    worker.write_text(text.replace("PROTOCOL = 1", "PROTOCOL = 0"))
+    git(clone, "commit", "-qam", "a base that speaks another protocol")
+    worker.write_text(text)
+    proc = ab(clone, tmp_path / "out", "--", "-k", "test_upsample", "--warmup-time=0",
+              "--benchmark-max-time=0.02")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "the base predates paired workers" in proc.stderr
+    result = json.loads((tmp_path / "out" / "ab.json").read_text())
+    assert result["mode"] == "process blocks"
+    assert {v["case"] for v in result["verdicts"]} == {
+        "test_upsample[up=interpolate-bs=1]",
+        "test_upsample[up=transposed-bs=1]",
+    }
+    assert not (tmp_path / "out" / "schedule.tsv").exists()
+
+
+def test_a_case_only_the_head_has_is_timed_alone_and_listed(clone, tmp_path):
+    """New cases run first in the head's order; the paired cases must still finish."""
+    (clone / "benchmarks" / "test_aaa_new.py").write_text(
+        "from benchmarks.test_layers import test_upsample as test_new_upsample  # noqa: F401\n"
+    )
+    proc = ab(clone, tmp_path / "out", "--", "-k", "upsample", "--warmup-time=0",
+              "--benchmark-max-time=0.02")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Timed on one side only" in proc.stdout
+    assert "test_new_upsample[up=interpolate-bs=1]" in proc.stdout
+    result = json.loads((tmp_path / "out" / "ab.json").read_text())
+    assert "test_upsample[up=interpolate-bs=1]" in {v["case"] for v in result["verdicts"]}

@@ -215,7 +215,14 @@ def cmd_ab(args: argparse.Namespace) -> int:
         print("unet-bench ab: interrupted; the base worktree was removed", file=sys.stderr)
         return 130
     table = format_verdicts(result.verdicts, markdown=True)
-    lines = [f"## A/B: {args.base} (base) vs working tree (head)", "", table, ""]
+    how = (
+        f"{result.mode}: base and head alternating per round block on this machine; "
+        "the turns taken are in schedule.tsv"
+        if result.mode == "paired"
+        else f"{result.mode}: the base predates paired workers"
+    )
+    lines = [f"## A/B: {args.base} (base) vs working tree (head)", "", f"Measured {how}.", ""]
+    lines += [table, ""]
     if result.reruns:
         lines += [f"Re-measured to confirm: {', '.join(result.reruns)}", ""]
     if result.unmatched:
@@ -232,7 +239,8 @@ def cmd_ab(args: argparse.Namespace) -> int:
     print(markdown)
     (out / "ab.md").write_text(markdown + "\n")
     (out / "ab.json").write_text(json.dumps(
-        {"base": args.base, "verdicts": [v.as_dict() for v in result.verdicts],
+        {"base": args.base, "mode": result.mode,
+         "verdicts": [v.as_dict() for v in result.verdicts],
          "cost_changes": result.cost_changes}, indent=2, default=str))  # fmt: skip
     if result.verdicts:
         plot_ab(result.verdicts, out / "ab.png", f"A/B: {args.base} vs working tree")
