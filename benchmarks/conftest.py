@@ -186,6 +186,8 @@ def pytest_configure(config: pytest.Config) -> None:
         ) from None
     warmup = config.option.warmup_time
     channel = Channel.from_env()  # set when `unet-bench ab` runs this suite as a paired worker
+    if warmup is None:  # seconds; none in a paired A/B worker: the other workers keep it busy
+        warmup = 0.0 if channel else 0.3 if device.type == "cuda" else 0.05
     setattr(
         config,
         STATE,
@@ -200,7 +202,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 device=device,
                 dtype_name=config.option.dtype,
                 channels_last=config.option.channels_last,
-                warmup_s=warmup if warmup is not None else (0.3 if device.type == "cuda" else 0.05),
+                warmup_s=warmup,
                 # calls, counting the output check: CUDA several for autotuning and clocks;
                 # CPU the check plus one more (a 400 ms batch-32 case needs no more), or just
                 # the check in a paired A/B worker, whose rounds come in blocks that each

@@ -61,9 +61,14 @@ def test_injected_slowdown_is_a_confirmed_regression_and_the_tree_is_untouched(c
     assert verdicts["test_upsample[up=transposed-bs=1]"] != "regression"
     assert "Re-measured to confirm: test_upsample[up=interpolate-bs=1]" in proc.stdout
     assert (tmp_path / "out" / "ab.png").stat().st_size > 0
-    # both sides ran as two long-lived workers each, taking turns
-    schedule = (tmp_path / "out" / "schedule.tsv").read_text().splitlines()[1:]
-    assert {row.split("\t")[1] for row in schedule} == {"base-0", "base-1", "head-0", "head-1"}
+    # both sides ran as two long-lived workers each, taking turns; the suspect was re-measured
+    # by two fresh workers per side
+    schedule = [
+        row.split("\t") for row in (tmp_path / "out" / "schedule.tsv").read_text().splitlines()[1:]
+    ]
+    assert {row[2] for row in schedule if row[0] == "1"} == {"base-0", "base-1", "head-0", "head-1"}
+    assert {row[2] for row in schedule if row[0] == "2"} == {"base-2", "base-3", "head-2", "head-3"}
+    assert {row[3] for row in schedule if row[0] == "2"} == {"test_upsample[up=interpolate-bs=1]"}
     assert result["mode"] == "paired"
     # the user's tree is as it was, and no worktree is left behind
     assert git(clone, "status", "--porcelain") == status_before

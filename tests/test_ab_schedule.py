@@ -25,15 +25,21 @@ class FakeProc:
 def make_workers(cases: dict[str, list[str]]) -> list[_Worker]:
     """Workers in the coordinator's order: base-0, head-0, base-1, head-1."""
     return [
-        _Worker(side=side, index=i, proc=FakeProc(), sock=FakeSocket(), log=None, cases=cases[side])
+        _Worker(
+            side=side,
+            slot=i,
+            name=f"{side}-{i}",
+            proc=FakeProc(),
+            sock=FakeSocket(),
+            log=None,
+            cases=cases[side],
+        )
         for i in range(2)
         for side in ("base", "head")
     ]
 
 
-def simulate(
-    workers: list[_Worker], schedule: _Schedule, speed: dict[str, float], rounds: int = 5
-) -> list[tuple[str, str, str, bool]]:
+def simulate(workers: list[_Worker], schedule: _Schedule) -> list[tuple[str, str, str, bool]]:
     """Run the workers through their cases as the real ones would; return the turns given."""
     plan = {w.name: [(c, abworker.SETUP) for c in w.cases] for w in workers}
     position = dict.fromkeys(plan, 0)
@@ -70,7 +76,7 @@ def simulate(
         if stage == abworker.SETUP:
             plan[w.name][position[w.name]] = (case, 0)
         elif reply["go"]:
-            samples[w.name] = [speed[w.side] * (1 + 0.001 * k) for k in range(rounds)]
+            samples[w.name] = [1.0 + 0.001 * k for k in range(5)]
             plan[w.name][position[w.name]] = (case, stage + 1)
         else:
             position[w.name] += 1
@@ -85,8 +91,8 @@ def letters(turns: list[tuple[str, str, str, bool]], case: str, stage_filter) ->
 
 def test_setup_then_abba_blocks_split_over_both_workers_of_each_side():
     workers = make_workers({"base": ["c1", "c2"], "head": ["c1", "c2"]})
-    schedule = _Schedule(workers, side_blocks=6, min_effect=0.03)
-    turns = simulate(workers, schedule, {"base": 1.0, "head": 1.0})
+    schedule = _Schedule(workers, side_blocks=6)
+    turns = simulate(workers, schedule)
     for case in ("c1", "c2"):
         assert letters(turns, case, lambda s, go: s == "setup") == "B0 H0 B1 H1"
         blocks = letters(turns, case, lambda s, go: s != "setup" and go)
@@ -95,22 +101,12 @@ def test_setup_then_abba_blocks_split_over_both_workers_of_each_side():
     # c2 starts only after every worker was told c1 is done
     first_c2 = next(i for i, t in enumerate(turns) if t[1] == "c2")
     assert all(t[1] == "c1" for t in turns[:first_c2])
-    assert not schedule.suspects
-
-
-def test_a_suspected_regression_gets_more_blocks_before_the_case_ends():
-    workers = make_workers({"base": ["c1"], "head": ["c1"]})
-    schedule = _Schedule(workers, side_blocks=6, min_effect=0.03)
-    turns = simulate(workers, schedule, {"base": 1.0, "head": 1.3})
-    assert "c1" in schedule.suspects
-    assert len(schedule.samples["head"]["c1"]) == 8  # 6 + 2 to confirm
-    assert letters(turns, "c1", lambda s, go: s in ("3",) and go) == "B0 H0 H1 B1"
 
 
 def test_a_case_on_one_side_only_runs_alone_without_stalling_the_others():
     workers = make_workers({"base": ["c1", "c2"], "head": ["new", "c1", "c2"]})
-    schedule = _Schedule(workers, side_blocks=4, min_effect=0.03)
-    turns = simulate(workers, schedule, {"base": 1.0, "head": 1.0})
+    schedule = _Schedule(workers, side_blocks=4)
+    turns = simulate(workers, schedule)
     assert "new" in schedule.samples["head"]
     assert "new" not in schedule.samples["base"]
     assert {w[0] for w, c, *_ in turns if c == "new"} == {"h"}
@@ -120,8 +116,8 @@ def test_a_case_on_one_side_only_runs_alone_without_stalling_the_others():
 
 def test_cases_in_different_orders_finish_instead_of_waiting_for_each_other():
     workers = make_workers({"base": ["c1", "c2"], "head": ["c2", "c1"]})
-    schedule = _Schedule(workers, side_blocks=2, min_effect=0.03)
-    turns = simulate(workers, schedule, {"base": 1.0, "head": 1.0})
+    schedule = _Schedule(workers, side_blocks=2)
+    turns = simulate(workers, schedule)
     for side in ("base", "head"):
         assert set(schedule.samples[side]) == {"c1", "c2"}
     assert turns  # and simulate returned: every worker reached its final turn
@@ -130,8 +126,8 @@ def test_cases_in_different_orders_finish_instead_of_waiting_for_each_other():
 @pytest.mark.parametrize("blocks", [1, 2, 6])
 def test_each_side_runs_its_blocks(blocks):
     workers = make_workers({"base": ["c1"], "head": ["c1"]})
-    schedule = _Schedule(workers, side_blocks=blocks, min_effect=0.03)
-    simulate(workers, schedule, {"base": 1.0, "head": 1.0})
+    schedule = _Schedule(workers, side_blocks=blocks)
+    simulate(workers, schedule)
     per_worker = -(-blocks // 2)
     assert (
         len(schedule.samples["base"]["c1"]) == len(schedule.samples["head"]["c1"]) == 2 * per_worker

@@ -18,6 +18,7 @@ import contextlib
 import json
 import math
 import os
+import random
 import re
 import selectors
 import signal
@@ -110,7 +111,8 @@ class _Worker:
     """One long-lived pytest process of one side, seen from the coordinator."""
 
     side: str  # base or head
-    index: int  # 0 or 1: which of the side's processes (only 0 counts costs)
+    slot: int  # 0 or 1: which of the side's processes in this generation
+    name: str  # e.g. head-1: its log and JSON files are named after it
     proc: subprocess.Popen
     sock: socket.socket
     log: Path
@@ -120,10 +122,6 @@ class _Worker:
     last_case: str = ""
     alive: bool = True  # False once it closed its end of the socket
     buffer: bytes = b""
-
-    @property
-    def name(self) -> str:
-        return f"{self.side}-{self.index}"
 
     @property
     def case(self) -> str | None:
@@ -152,29 +150,28 @@ class _Worker:
 class _Schedule:
     """Who runs next. Per case: every worker's setup, then the side's blocks split over its
     workers, base and head alternating ABBA: B0 H0 H1 B1 B0 H0 ... (letter = side, digit =
-    worker), so position effects after a switch hit both sides alike."""
+    slot), so position effects after a switch hit both sides alike."""
 
     workers: list[_Worker]
     side_blocks: int  # blocks per side and case
-    min_effect: float
     per_side: int = 2
     samples: dict[str, dict[str, list[list[float]]]] = field(
         default_factory=lambda: {"base": {}, "head": {}}
     )
-    planned: dict[str, int] = field(default_factory=dict)  # blocks per worker of a case
-    suspects: dict[str, Verdict] = field(default_factory=dict)  # first-pass verdicts
     log: list[tuple[float, str, str, str, bool]] = field(default_factory=list)  # the turns given
 
-    def share(self, case: str) -> int:
-        return self.planned.setdefault(case, math.ceil(self.side_blocks / self.per_side))
+    @property
+    def share(self) -> int:
+        """Blocks per worker and case."""
+        return math.ceil(self.side_blocks / self.per_side)
 
     def key(self, w: _Worker) -> tuple[float, int]:
         stage = w.request["stage"]
         if stage == abworker.SETUP:
             return (-1, self.workers.index(w))
-        if stage >= self.share(w.case):
+        if stage >= self.share:
             return (math.inf, self.workers.index(w))  # asks to be told it is done
-        block = stage * self.per_side + w.index  # the side's block number
+        block = stage * self.per_side + w.slot  # the side's block number
         first = "base" if block % 2 == 0 else "head"
         return (block, 0 if w.side == first else 1)
 
@@ -206,35 +203,12 @@ class _Schedule:
                 groups.setdefault(w.case, []).append(w)
         # a case nobody else will still reach goes first; if every case waits on somebody, the
         # sides collected their cases in different orders: let the first group go anyway
-        ready = [c for c in groups if not self.pending(c, live)] or list(groups)
-        group = groups[ready[0]]
-        case = ready[0]
-        both = len({w.side for w in group}) == 2
-        if both and case not in self.suspects and all(self.key(w)[0] == math.inf for w in group):
-            first = self.verdict(case)
-            if first.verdict == REGRESSION:  # confirm-by-rerun: more blocks, right now
-                self.suspects[case] = first
-                self.planned[case] = self.share(case) + math.ceil(CONFIRM_BLOCKS / self.per_side)
-        w = min(group, key=self.key)
+        case = next((c for c in groups if not self.pending(c, live)), next(iter(groups)))
+        w = min(groups[case], key=self.key)
         stage = w.request["stage"]
-        go = stage == abworker.SETUP or stage < self.share(case)
+        go = stage == abworker.SETUP or stage < self.share
         self.log.append((time.monotonic(), w.name, case, str(stage), go))
-        w.reply(go, self.share(case), self.side_blocks)
-
-    def write_log(self, path: Path) -> None:
-        """schedule.tsv: every turn given, in order (seconds since the first)."""
-        t0 = self.log[0][0] if self.log else 0.0
-        rows = ["seconds\tworker\tcase\tstage\tgo"]
-        rows += [f"{t - t0:.3f}\t{w}\t{c}\t{s}\t{g}" for t, w, c, s, g in self.log]
-        path.write_text("\n".join(rows) + "\n")
-
-    def verdict(self, case: str) -> Verdict:
-        return compare_blocks(
-            case,
-            self.samples["base"].get(case, []),
-            self.samples["head"].get(case, []),
-            min_effect=self.min_effect,
-        )
+        w.reply(go, self.share, self.side_blocks)
 
 
 @dataclass
@@ -295,39 +269,48 @@ class ABRunner:
 
     # --- paired workers: all alive, taking turns per round block -----------------------------
 
-    def _start(self, side: str, index: int, tree: Path) -> _Worker:
+    def _start(
+        self, side: str, slot: int, name: str, tree: Path, cases: Sequence[str], costs: bool
+    ) -> _Worker:
         ours, theirs = socket.socketpair()
-        name = f"{side}-{index}"
         log = self.out / f"{name}.log"
+        env = self._env(
+            tree,
+            **{
+                abworker.ENV_FD: str(theirs.fileno()),
+                abworker.ENV_SIDE: name,
+                # a random amount of environment moves the stack and what is laid out after
+                # it, so this (known) source of a process's speed varies between processes
+                # instead of differing between the sides by accident
+                "UNET_BENCH_AB_PAD": "." * random.randrange(4096),
+            },
+        )
         with log.open("w") as sink:
             proc = subprocess.Popen(
-                # only the first worker of a side counts costs: they are the same in both
-                self._command(self.out / f"{name}.json", (), ["--skip-costs"] if index else []),
+                self._command(self.out / f"{name}.json", cases, [] if costs else ["--skip-costs"]),
                 cwd=tree,
-                env=self._env(
-                    tree, **{abworker.ENV_FD: str(theirs.fileno()), abworker.ENV_SIDE: name}
-                ),
+                env=env,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 pass_fds=[theirs.fileno()],
             )
         theirs.close()
-        return _Worker(side=side, index=index, proc=proc, sock=ours, log=log)
+        return _Worker(side=side, slot=slot, name=name, proc=proc, sock=ours, log=log)
 
-    def _paired(self, trees: dict[str, Path], result: ABResult) -> ABResult:
-        print(
-            f"unet-bench ab: paired workers, {PAIRED_WORKERS} per side, "
-            f"{self.blocks} blocks per case and side",
-            file=self.log,
-            flush=True,
-        )
+    def _generation(
+        self, trees: dict[str, Path], first: int, cases: Sequence[str], costs: bool
+    ) -> tuple[_Schedule, list[_Worker]]:
+        """Run one generation of paired workers (two per side) through ``cases`` (node ids;
+        all when empty). Only the first worker of a side counts costs, if ``costs``."""
+        started = time.monotonic()
         workers = [
-            self._start(side, index, trees[side])
-            for index in range(PAIRED_WORKERS)
+            self._start(
+                side, slot, f"{side}-{first + slot}", trees[side], cases, costs and not slot
+            )
+            for slot in range(PAIRED_WORKERS)
             for side in ("base", "head")
         ]
-        started = time.monotonic()
-        schedule = _Schedule(workers, self.blocks, self.min_effect, PAIRED_WORKERS)
+        schedule = _Schedule(workers, self.blocks, PAIRED_WORKERS)
         selector = selectors.DefaultSelector()
         for w in workers:
             selector.register(w.sock, selectors.EVENT_READ, w)
@@ -365,30 +348,75 @@ class ABRunner:
                     w.proc.wait()
                 w.sock.close()
             selector.close()
-            schedule.write_log(self.out / "schedule.tsv")
+        elapsed = time.monotonic() - started
+        print(f"unet-bench ab: workers done after {elapsed:.1f} s", file=self.log, flush=True)
+        return schedule, workers
+
+    def _paired(self, trees: dict[str, Path], result: ABResult) -> ABResult:
         print(
-            f"unet-bench ab: workers done after {time.monotonic() - started:.1f} s",
+            f"unet-bench ab: paired workers, {PAIRED_WORKERS} per side, "
+            f"{self.blocks} blocks per case and side",
             file=self.log,
             flush=True,
         )
-
-        runs: dict[str, list[Run]] = {"base": [], "head": []}
-        for w in workers:
-            path = self.out / f"{w.name}.json"
-            if not path.exists():
-                raise ABError(f"the {w.side} suite wrote no results; see {w.log}")
-            runs[w.side].append(load_run(path))
-        result.base, result.head = merge_runs(runs["base"]), merge_runs(runs["head"])
-        measured = {side: set(cases) for side, cases in schedule.samples.items()}
+        first, workers = self._generation(trees, 0, (), costs=True)
+        samples = first.samples
+        turns = [("1", *turn) for turn in first.log]
+        measured = {side: set(cases) for side, cases in samples.items()}
+        common = sorted(measured["base"] & measured["head"])
+        verdicts = {case: self._block_verdict(case, samples) for case in common}
+        suspects = [case for case, v in verdicts.items() if v.verdict == REGRESSION]
+        if suspects:
+            # Confirm-by-rerun in fresh processes: a process's own speed is the likeliest
+            # cause of a false alarm, and the same processes would repeat it.
+            print(
+                f"unet-bench ab: re-measuring {len(suspects)} suspected regression(s) in new "
+                "workers",
+                file=self.log,
+                flush=True,
+            )
+            runs = {side: self._side_run(workers, side) for side in ("base", "head")}
+            node_ids = [runs["head"].cases[case]["fullname"] for case in suspects]
+            again, more = self._generation(trees, PAIRED_WORKERS, node_ids, costs=False)
+            workers += more
+            turns += [("2", *turn) for turn in again.log]
+            for side, cases in again.samples.items():
+                for case, blocks in cases.items():
+                    samples[side].setdefault(case, []).extend(blocks)
+            for case in suspects:  # the final word uses every block, first pass and rerun
+                verdicts[case] = confirm(verdicts[case], self._block_verdict(case, samples))
+        self._write_turns(turns)
+        result.base = self._side_run(workers, "base")
+        result.head = self._side_run(workers, "head")
         result.unmatched = sorted(measured["base"] ^ measured["head"])
-        for case in sorted(measured["base"] & measured["head"]):
-            verdict = schedule.verdict(case)
-            if case in schedule.suspects:  # the final word uses every block, re-measured too
-                verdict = confirm(schedule.suspects[case], verdict)
-            result.verdicts.append(verdict)
-        result.reruns = sorted(schedule.suspects)
+        result.verdicts = [verdicts[case] for case in common]
+        result.reruns = suspects
         result.cost_changes = cost_changes_between(result.base, result.head)
         return result
+
+    def _block_verdict(
+        self, case: str, samples: dict[str, dict[str, list[list[float]]]]
+    ) -> Verdict:
+        return compare_blocks(
+            case, samples["base"][case], samples["head"][case], min_effect=self.min_effect
+        )
+
+    def _side_run(self, workers: list[_Worker], side: str) -> Run:
+        runs = []
+        for w in workers:
+            path = self.out / f"{w.name}.json"
+            if w.side == side:
+                if not path.exists():
+                    raise ABError(f"the {side} suite wrote no results; see {w.log}")
+                runs.append(load_run(path))
+        return merge_runs(runs)
+
+    def _write_turns(self, turns: list[tuple[str, float, str, str, str, bool]]) -> None:
+        """schedule.tsv: every turn given, in order (seconds since the first)."""
+        t0 = turns[0][1] if turns else 0.0
+        rows = ["generation\tseconds\tworker\tcase\tstage\tgo"]
+        rows += [f"{g}\t{t - t0:.3f}\t{w}\t{c}\t{st}\t{go}" for g, t, w, c, st, go in turns]
+        (self.out / "schedule.tsv").write_text("\n".join(rows) + "\n")
 
     # --- process blocks: for a base without paired workers -----------------------------------
 

@@ -31,7 +31,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
-from scipy import stats
 
 REGRESSION, IMPROVEMENT, NO_CHANGE, UNSURE = "regression", "improvement", "no change", "unsure"
 ALPHA = 0.01  # significance level of the rank test
@@ -78,6 +77,8 @@ def median_ci(samples: Sequence[float], confidence: float = 0.95) -> tuple[float
     n = len(x)
     if n < 3:
         return float(x[0]), float(x[-1])
+    from scipy import stats  # imported when used: it costs every pytest process 0.7 s
+
     lo = int(stats.binom.ppf((1 - confidence) / 2, n, 0.5))
     hi = int(stats.binom.isf((1 - confidence) / 2, n, 0.5))
     return float(x[max(lo - 1, 0)]), float(x[min(hi, n - 1)])
@@ -107,6 +108,8 @@ def compare_samples(
         change = float(np.median(h_blocks)) / float(np.median(b_blocks)) - 1
     else:
         change = h_med / b_med - 1
+    from scipy import stats
+
     p = float(stats.mannwhitneyu(head, base, alternative="two-sided").pvalue)
     if min(len(base), len(head)) < min_samples:
         verdict = UNSURE
