@@ -1,12 +1,13 @@
 """Same-runner A/B: measure a base revision and the working tree on one machine in one job.
 
 The base is checked out in a temporary git worktree (the user's tree is never touched). Both
-suites run at once as long-lived pytest processes that take turns (see ``abworker``): for each
-case, base and head run its setup once each and then alternate round blocks, base-head then
-head-base (ABBA...), so drift in clocks, temperature or background load hits both sides alike,
-and neither side pays interpreter start, imports or a case's setup more than once. A case that
-looks like a regression after its blocks gets two more blocks per side at once, and the verdict
-uses them all. The worktree is removed afterwards, also on Ctrl-C or SIGTERM.
+suites run at once as long-lived pytest processes, two per side, that take turns (see
+``abworker``): for each case, every worker runs its setup once, then the sides alternate round
+blocks, base-head then head-base (ABBA...), so drift in clocks, temperature or background load
+hits both sides alike, and no process pays interpreter start, imports or a case's setup more than
+once. Suspected regressions are re-measured by two fresh workers per side, since a process's own
+speed is what most often fakes a difference, and the verdict uses every block. The worktree is
+removed afterwards, also on Ctrl-C or SIGTERM.
 
 A base from before this protocol (no matching ``unet/bench/abworker.py``) is measured the old
 way instead: whole-suite process blocks, base-head then head-base, suspects re-run in two more.
@@ -155,7 +156,9 @@ class _Schedule:
     workers: list[_Worker]
     side_blocks: int  # blocks per side and case
     per_side: int = 2
-    samples: dict[str, dict[str, list[list[float]]]] = field(
+    # side -> case -> worker -> its rounds: the process, not the block, is the unit of a
+    # verdict, because blocks of one process share its speed
+    samples: dict[str, dict[str, dict[str, list[float]]]] = field(
         default_factory=lambda: {"base": {}, "head": {}}
     )
     log: list[tuple[float, str, str, str, bool]] = field(default_factory=list)  # the turns given
@@ -181,7 +184,8 @@ class _Schedule:
             w.done.add(w.last_case)
         w.last_case = message["case"]
         if message["samples"]:
-            self.samples[w.side].setdefault(message["case"], []).append(message["samples"])
+            per_worker = self.samples[w.side].setdefault(message["case"], {})
+            per_worker.setdefault(w.name, []).extend(message["samples"])
         w.request = message
 
     def pending(self, case: str, live: list[_Worker]) -> bool:
@@ -364,7 +368,7 @@ class ABRunner:
         turns = [("1", *turn) for turn in first.log]
         measured = {side: set(cases) for side, cases in samples.items()}
         common = sorted(measured["base"] & measured["head"])
-        verdicts = {case: self._block_verdict(case, samples) for case in common}
+        verdicts = {case: self._process_verdict(case, samples) for case in common}
         suspects = [case for case, v in verdicts.items() if v.verdict == REGRESSION]
         if suspects:
             # Confirm-by-rerun in fresh processes: a process's own speed is the likeliest
@@ -381,10 +385,10 @@ class ABRunner:
             workers += more
             turns += [("2", *turn) for turn in again.log]
             for side, cases in again.samples.items():
-                for case, blocks in cases.items():
-                    samples[side].setdefault(case, []).extend(blocks)
+                for case, per_worker in cases.items():
+                    samples[side].setdefault(case, {}).update(per_worker)
             for case in suspects:  # the final word uses every block, first pass and rerun
-                verdicts[case] = confirm(verdicts[case], self._block_verdict(case, samples))
+                verdicts[case] = confirm(verdicts[case], self._process_verdict(case, samples))
         self._write_turns(turns)
         result.base = self._side_run(workers, "base")
         result.head = self._side_run(workers, "head")
@@ -394,12 +398,13 @@ class ABRunner:
         result.cost_changes = cost_changes_between(result.base, result.head)
         return result
 
-    def _block_verdict(
-        self, case: str, samples: dict[str, dict[str, list[list[float]]]]
+    def _process_verdict(
+        self, case: str, samples: dict[str, dict[str, dict[str, list[float]]]]
     ) -> Verdict:
-        return compare_blocks(
-            case, samples["base"][case], samples["head"][case], min_effect=self.min_effect
-        )
+        """Each worker's rounds count as one block: its median once, and the noise floor is
+        the spread between the processes of a side."""
+        base, head = (list(samples[side][case].values()) for side in ("base", "head"))
+        return compare_blocks(case, base, head, min_effect=self.min_effect)
 
     def _side_run(self, workers: list[_Worker], side: str) -> Run:
         runs = []
