@@ -10,6 +10,7 @@ from unet.bench.verdict import (
     UNSURE,
     block_spread,
     compare_blocks,
+    compare_generations,
     compare_samples,
     confirm,
     dispersion,
@@ -66,6 +67,48 @@ def test_noise_floor_from_block_spread_turns_a_regression_unsure():
     steady = compare_blocks("c", [samples(1.0, seed=1), samples(1.0, seed=2)],
                             [samples(1.1, seed=3), samples(1.1, seed=4)])  # fmt: skip
     assert steady.verdict == REGRESSION
+
+
+def test_drift_between_generations_is_not_noise():
+    # A second generation of processes ran 20 % slower on both sides (a busier machine): the
+    # sides agree within each generation, so that is no change, and the floor stays small.
+    first = (
+        [samples(1.0, seed=1), samples(1.0, seed=2)],
+        [samples(1.0, seed=3), samples(1.0, seed=4)],
+    )
+    later = (
+        [samples(1.2, seed=5), samples(1.2, seed=6)],
+        [samples(1.2, seed=7), samples(1.2, seed=8)],
+    )
+    v = compare_generations("c", [first, later])
+    assert v.verdict == NO_CHANGE
+    assert v.noise_floor < 0.02
+    assert len(v.base_blocks) == len(v.head_blocks) == 4
+    # pooled as if one generation, the drift would have passed for process noise
+    pooled = compare_blocks("c", first[0] + later[0], first[1] + later[1])
+    assert pooled.noise_floor > 0.15
+
+
+def test_a_slowdown_seen_in_every_generation_is_a_regression_despite_drift():
+    first = (
+        [samples(1.0, seed=1), samples(1.0, seed=2)],
+        [samples(1.1, seed=3), samples(1.1, seed=4)],
+    )
+    later = (
+        [samples(1.2, seed=5), samples(1.2, seed=6)],
+        [samples(1.32, seed=7), samples(1.32, seed=8)],
+    )
+    v = compare_generations("c", [first, later])
+    assert v.verdict == REGRESSION
+    assert v.change == pytest.approx(0.10, abs=0.01)
+    assert compare_generations("c", [first]) == compare_blocks("c", *first)
+
+
+def test_generations_without_both_sides_are_left_out_or_refused():
+    first = ([samples(1.0, seed=1)], [samples(1.0, seed=2)])
+    assert compare_generations("c", [first, ([], [samples(2.0)])]) == compare_blocks("c", *first)
+    with pytest.raises(ValueError, match="no generation measured both sides"):
+        compare_generations("c", [([], [samples(1.0)])])
 
 
 def test_confirm_needs_the_rerun_to_agree():

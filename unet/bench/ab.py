@@ -34,7 +34,7 @@ from pathlib import Path
 
 from unet.bench import abworker
 from unet.bench.runs import Run, cost_changes_between, load_run, merge_runs
-from unet.bench.verdict import REGRESSION, Verdict, compare_blocks, confirm
+from unet.bench.verdict import REGRESSION, Verdict, compare_blocks, compare_generations, confirm
 
 PYTEST_MAX_TIME_S = 1.0  # pytest-benchmark's default time per case, split across the blocks
 PYTEST_MIN_ROUNDS = 5
@@ -302,14 +302,19 @@ class ABRunner:
         return _Worker(side=side, slot=slot, name=name, proc=proc, sock=ours, log=log)
 
     def _generation(
-        self, trees: dict[str, Path], first: int, cases: Sequence[str], costs: bool
+        self, trees: dict[str, Path], first: int, cases: dict[str, list[str]], costs: bool
     ) -> tuple[_Schedule, list[_Worker]]:
-        """Run one generation of paired workers (two per side) through ``cases`` (node ids;
-        all when empty). Only the first worker of a side counts costs, if ``costs``."""
+        """Run one generation of paired workers (two per side) through each side's ``cases``
+        (node ids; all when none). Only the first worker of a side counts costs, if ``costs``."""
         started = time.monotonic()
         workers = [
             self._start(
-                side, slot, f"{side}-{first + slot}", trees[side], cases, costs and not slot
+                side,
+                slot,
+                f"{side}-{first + slot}",
+                trees[side],
+                cases.get(side, []),
+                costs and not slot,
             )
             for slot in range(PAIRED_WORKERS)
             for side in ("base", "head")
@@ -363,12 +368,11 @@ class ABRunner:
             file=self.log,
             flush=True,
         )
-        first, workers = self._generation(trees, 0, (), costs=True)
-        samples = first.samples
+        first, workers = self._generation(trees, 0, {}, costs=True)
         turns = [("1", *turn) for turn in first.log]
-        measured = {side: set(cases) for side, cases in samples.items()}
+        measured = {side: set(cases) for side, cases in first.samples.items()}
         common = sorted(measured["base"] & measured["head"])
-        verdicts = {case: self._process_verdict(case, samples) for case in common}
+        verdicts = {case: self._process_verdict(case, [first.samples]) for case in common}
         suspects = [case for case, v in verdicts.items() if v.verdict == REGRESSION]
         if suspects:
             # Confirm-by-rerun in fresh processes: a process's own speed is the likeliest
@@ -379,16 +383,16 @@ class ABRunner:
                 file=self.log,
                 flush=True,
             )
-            runs = {side: self._side_run(workers, side) for side in ("base", "head")}
-            node_ids = [runs["head"].cases[case]["fullname"] for case in suspects]
+            node_ids = {
+                side: [run.cases[case]["fullname"] for case in suspects]
+                for side, run in ((s, self._side_run(workers, s)) for s in ("base", "head"))
+            }
             again, more = self._generation(trees, PAIRED_WORKERS, node_ids, costs=False)
             workers += more
             turns += [("2", *turn) for turn in again.log]
-            for side, cases in again.samples.items():
-                for case, per_worker in cases.items():
-                    samples[side].setdefault(case, {}).update(per_worker)
-            for case in suspects:  # the final word uses every block, first pass and rerun
-                verdicts[case] = confirm(verdicts[case], self._process_verdict(case, samples))
+            for case in suspects:  # the final word uses both generations of processes
+                both = self._process_verdict(case, [first.samples, again.samples])
+                verdicts[case] = confirm(verdicts[case], both)
         self._write_turns(turns)
         result.base = self._side_run(workers, "base")
         result.head = self._side_run(workers, "head")
@@ -399,12 +403,15 @@ class ABRunner:
         return result
 
     def _process_verdict(
-        self, case: str, samples: dict[str, dict[str, dict[str, list[float]]]]
+        self, case: str, generations: list[dict[str, dict[str, dict[str, list[float]]]]]
     ) -> Verdict:
         """Each worker's rounds count as one block: its median once, and the noise floor is
-        the spread between the processes of a side."""
-        base, head = (list(samples[side][case].values()) for side in ("base", "head"))
-        return compare_blocks(case, base, head, min_effect=self.min_effect)
+        the spread between the processes of a side that ran at the same time."""
+        blocks = [
+            tuple(list(samples[side].get(case, {}).values()) for side in ("base", "head"))
+            for samples in generations
+        ]
+        return compare_generations(case, blocks, min_effect=self.min_effect)
 
     def _side_run(self, workers: list[_Worker], side: str) -> Run:
         runs = []

@@ -94,17 +94,20 @@ def compare_samples(
     min_samples: int = MIN_SAMPLES,
     noise_floor: float = 0.0,
     block_medians: tuple[Sequence[float], Sequence[float]] = ((), ()),
+    change: float | None = None,
 ) -> Verdict:
     """The verdict for one case from its base and head per-round times (seconds).
 
     With ``block_medians`` (per-process medians of each side) the effect is the change of their
-    medians instead of the pooled rounds' medians.
+    medians instead of the pooled rounds' medians.  ``change`` overrides the effect.
     """
     if not base or not head:
         raise ValueError(f"{case}: no samples (base {len(base)}, head {len(head)})")
     b_med, h_med = float(np.median(base)), float(np.median(head))
     b_blocks, h_blocks = block_medians
-    if len(b_blocks) and len(h_blocks):
+    if change is not None:
+        pass  # decided by the caller (compare_generations)
+    elif len(b_blocks) and len(h_blocks):
         change = float(np.median(h_blocks)) / float(np.median(b_blocks)) - 1
     else:
         change = h_med / b_med - 1
@@ -164,6 +167,35 @@ def compare_blocks(
         [x for b in head_blocks for x in b],
         noise_floor=floor,
         block_medians=(b_meds, h_meds),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def compare_generations(
+    case: str,
+    generations: Sequence[tuple[Sequence[Sequence[float]], Sequence[Sequence[float]]]],
+    **options: float,
+) -> Verdict:
+    """The verdict from blocks measured in generations: (base blocks, head blocks) of processes
+    that ran side by side, one generation after another. Drift between generations moves both
+    sides alike, so it must not count as noise: the floor is the largest spread within one
+    generation, and the effect is the mean of the generations' effects."""
+    generations = [(base, head) for base, head in generations if base and head]
+    if not generations:
+        raise ValueError(f"{case}: no generation measured both sides")
+    each = [compare_blocks(case, base, head, **options) for base, head in generations]
+    if len(each) == 1:
+        return each[0]
+    return compare_samples(
+        case,
+        [x for base, _ in generations for block in base for x in block],
+        [x for _, head in generations for block in head for x in block],
+        noise_floor=max(v.noise_floor for v in each),
+        block_medians=(
+            [m for v in each for m in v.base_blocks],
+            [m for v in each for m in v.head_blocks],
+        ),
+        change=float(np.mean([v.change for v in each])),
         **options,  # type: ignore[arg-type]
     )
 
