@@ -18,7 +18,9 @@ next, and on a CPU a case can switch between speed modes. So the block is the un
 the change of the median of the per-block medians (each process counts once, however many rounds
 it fitted in), and the threshold is raised to the *noise floor*, the spread of the per-block
 medians of the same code on either side. An effect between ``min_effect`` and the noise floor is
-``unsure``.
+``unsure``. Processes that ran one generation after another (A/B's re-measurement) are judged per
+generation: the floor is the largest spread within one, the effect the mean of theirs, so drift
+between generations, which moves both sides alike, is not mistaken for noise.
 
 Fewer than ``min_samples`` rounds on either side is ``unsure``. ``unsure`` never fails a run.
 A side whose IQR / median exceeds ``max_dispersion`` is reported as noisy.
