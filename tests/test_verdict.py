@@ -69,17 +69,16 @@ def test_noise_floor_from_block_spread_turns_a_regression_unsure():
     assert steady.verdict == REGRESSION
 
 
+def generation(base_ms: float, head_ms: float, seed: int) -> tuple[list, list]:
+    """Two processes per side that ran side by side: (base blocks, head blocks)."""
+    base = [samples(base_ms, seed=seed), samples(base_ms, seed=seed + 1)]
+    return base, [samples(head_ms, seed=seed + 2), samples(head_ms, seed=seed + 3)]
+
+
 def test_drift_between_generations_is_not_noise():
     # A second generation of processes ran 20 % slower on both sides (a busier machine): the
     # sides agree within each generation, so that is no change, and the floor stays small.
-    first = (
-        [samples(1.0, seed=1), samples(1.0, seed=2)],
-        [samples(1.0, seed=3), samples(1.0, seed=4)],
-    )
-    later = (
-        [samples(1.2, seed=5), samples(1.2, seed=6)],
-        [samples(1.2, seed=7), samples(1.2, seed=8)],
-    )
+    first, later = generation(1.0, 1.0, seed=1), generation(1.2, 1.2, seed=5)
     v = compare_generations("c", [first, later])
     assert v.verdict == NO_CHANGE
     assert v.noise_floor < 0.02
@@ -90,14 +89,7 @@ def test_drift_between_generations_is_not_noise():
 
 
 def test_a_slowdown_seen_in_every_generation_is_a_regression_despite_drift():
-    first = (
-        [samples(1.0, seed=1), samples(1.0, seed=2)],
-        [samples(1.1, seed=3), samples(1.1, seed=4)],
-    )
-    later = (
-        [samples(1.2, seed=5), samples(1.2, seed=6)],
-        [samples(1.32, seed=7), samples(1.32, seed=8)],
-    )
+    first, later = generation(1.0, 1.1, seed=1), generation(1.2, 1.32, seed=5)
     v = compare_generations("c", [first, later])
     assert v.verdict == REGRESSION
     assert v.change == pytest.approx(0.10, abs=0.01)
