@@ -2,12 +2,16 @@
 
 1. wall time of one quick suite run vs one A/B run (target <= 2.2x);
 2. N A/A runs of the same code: how many fail (target 0);
-3. N A/B runs with a slowdown injected into one case (test_upsample[up=interpolate-bs=1]): a
-   busy-wait of (slowdown x that case's median in step 1) added to each call; how many runs flag
-   that case as a confirmed regression, for each slowdown size.
+3. N A/B runs with a slowdown injected into one case: (slowdown x that case's median in step 1)
+   added to each call — a CPU busy-wait, or on CUDA a GPU kernel that spins that long, queued
+   after the case's own — and how many runs flag that case as a confirmed regression, for each
+   slowdown size. ``--case upsample`` (default): test_upsample[up=interpolate-bs=1], ~1.1 ms on
+   a CPU; ``--case model``: the standard hourglass with BatchNorm at batch 1, for a GPU, where
+   the issue asks for a case of at least 100 us.
 
 Works on a throwaway clone of HEAD, so the checkout is never touched.
 Usage: python scripts/ab_quality.py [--runs 10] [--slowdowns 0.05,0.1,0.2] [--device auto]
+       [--case upsample|model] [--skip-aa] [--out ab-quality.json]
 """
 
 from __future__ import annotations
@@ -21,20 +25,57 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CASE = "test_upsample[up=interpolate-bs=1]"
+# name -> (case, file patched, class whose forward gets the delay, pytest -k selecting the case
+#          in the quick tier)
+CASES = {
+    "upsample": (
+        "test_upsample[up=interpolate-bs=1]",
+        "unet/layers.py",
+        "InterpolateConv",
+        "test_upsample",
+    ),
+    "model": (
+        "test_model[conv=standard-norm=batch-up=interpolate-bs=1]",
+        "unet/model.py",
+        "Hourglass",
+        "test_model and standard and batch and interpolate",
+    ),
+}
 SPIN = """
 
 import time as _time
 
-def _spun_forward(self, x, _forward=InterpolateConv.forward):
+import torch as _torch
+
+
+def _spun_forward(self, x, _forward={cls}.forward):
     out = _forward(self, x)
-    end = _time.perf_counter() + {delay!r}
-    while _time.perf_counter() < end:  # busy-wait: extra time that looks like work
-        pass
+    if out.is_cuda:  # GPU work: a kernel spinning {cycles} cycles after the case's own
+        _torch.cuda._sleep({cycles})
+    else:  # busy-wait: extra time that looks like work
+        end = _time.perf_counter() + {delay!r}
+        while _time.perf_counter() < end:
+            pass
     return out
 
-InterpolateConv.forward = _spun_forward
+
+{cls}.forward = _spun_forward
 """
+
+
+def gpu_cycles_per_second(device: str) -> float:
+    """The rate of torch.cuda._sleep's spin on this GPU (0 when no CUDA device is used)."""
+    import torch
+
+    if device == "cpu" or not torch.cuda.is_available():
+        return 0.0
+    torch.cuda._sleep(1000)  # load the kernel
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    torch.cuda._sleep(10**8)
+    end.record()
+    end.synchronize()
+    return 1e8 / (start.elapsed_time(end) / 1e3)
 
 
 def timed(cmd: list[str], cwd: Path) -> tuple[int, float, str]:
@@ -50,7 +91,10 @@ def main() -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=Path("ab-quality.json"))
     parser.add_argument("--skip-aa", action="store_true", help="only the injected slowdowns")
+    parser.add_argument("--case", choices=sorted(CASES), default="upsample")
     args = parser.parse_args()
+    case, patched, cls, select = CASES[args.case]
+    rate = gpu_cycles_per_second(args.device)
     work = Path(tempfile.mkdtemp(prefix="ab-quality-"))
     repo = work / "repo"
     subprocess.run(["git", "clone", "-q", str(REPO), str(repo)], check=True)
@@ -63,7 +107,7 @@ def main() -> int:
                                "-p", "no:cacheprovider"], repo)  # fmt: skip
     assert rc == 0, out
     one = json.loads((work / "one.json").read_text())
-    base_median = next(b["stats"]["median"] for b in one["benchmarks"] if b["name"] == CASE)
+    base_median = next(b["stats"]["median"] for b in one["benchmarks"] if b["name"] == case)
     rc, ab_s, out = timed([*ab, f"--out={work}/ab-time"], repo)
     results.update(single_run_s=single_s, ab_run_s=ab_s, ratio=ab_s / single_s)
     print(f"single quick run {single_s:.1f} s, A/B {ab_s:.1f} s, ratio {ab_s / single_s:.2f}")
@@ -75,22 +119,23 @@ def main() -> int:
         print(f"A/A {i}: exit {rc}", flush=True)
     results["aa_exit_codes"] = failures
 
-    layers = repo / "unet" / "layers.py"
-    original = layers.read_text()
-    results["case"], results["case_median_s"] = CASE, base_median
+    target = repo / patched
+    original = target.read_text()
+    results["case"], results["case_median_s"] = case, base_median
     detections = {}
     for slowdown in [float(s) for s in args.slowdowns.split(",")]:
-        layers.write_text(original + SPIN.format(delay=base_median * slowdown))
+        delay = base_median * slowdown
+        target.write_text(original + SPIN.format(cls=cls, delay=delay, cycles=int(delay * rate)))
         flagged = 0
         for i in range(args.runs):
             out_dir = work / f"slow-{slowdown}-{i}"
-            rc, _, _ = timed([*ab, f"--out={out_dir}", "--", "-k", "test_upsample"], repo)
+            rc, _, _ = timed([*ab, f"--out={out_dir}", "--", "-k", select], repo)
             verdicts = json.loads((out_dir / "ab.json").read_text())["verdicts"]
-            hit = any(v["case"] == CASE and v["verdict"] == "regression" for v in verdicts)
+            hit = any(v["case"] == case and v["verdict"] == "regression" for v in verdicts)
             flagged += hit
             print(f"slowdown {slowdown:.0%} run {i}: exit {rc}, flagged {hit}", flush=True)
         detections[f"{slowdown:.2f}"] = flagged
-    layers.write_text(original)
+    target.write_text(original)
     results["flagged_of_runs"] = detections
     results["runs"] = args.runs
     args.out.write_text(json.dumps(results, indent=2))
