@@ -105,7 +105,8 @@ def main() -> int:
     rc, single_s, out = timed([py, "-m", "pytest", "benchmarks", "--quick", "-q",
                                f"--device={args.device}", f"--benchmark-json={work}/one.json",
                                "-p", "no:cacheprovider"], repo)  # fmt: skip
-    assert rc == 0, out
+    if rc:
+        sys.exit(f"ab_quality: the single quick run failed (exit {rc}):\n{out[-3000:]}")
     one = json.loads((work / "one.json").read_text())
     base_median = next(b["stats"]["median"] for b in one["benchmarks"] if b["name"] == case)
     rc, ab_s, out = timed([*ab, f"--out={work}/ab-time"], repo)
