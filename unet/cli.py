@@ -17,6 +17,7 @@ from unet.bench.commands import (
     cmd_run,
     cmd_save_baseline,
 )
+from unet.bench.storage import DEFAULT_STORAGE
 from unet.bench.verdict import MIN_EFFECT
 from unet.config import list_variants
 
@@ -75,6 +76,12 @@ def positive_int(text: str) -> int:
     return value
 
 
+def add_storage(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage", default=DEFAULT_STORAGE, help=f"local run folder ({DEFAULT_STORAGE})"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="unet-bench", description="What each U-Net layer choice costs in latency and FLOPs."
@@ -95,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
     run.add_argument("--quick", action="store_true", help="the quick tier (CPU CI)")
-    run.add_argument("--storage", default=".benchmarks", help="local run folder (.benchmarks)")
+    add_storage(run)
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     run.set_defaults(func=cmd_run)
 
@@ -122,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run", type=Path, nargs="?", help="a run file (default: the latest)")
     report.add_argument("--out", type=Path, help="also write report.md and latency.png here")
     report.add_argument("--device", default="auto", help="whose latest run (default auto)")
-    report.add_argument("--storage", default=".benchmarks", help="local run folder (.benchmarks)")
+    add_storage(report)
     report.set_defaults(func=cmd_report)
 
     ab = sub.add_parser(
@@ -153,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     save.add_argument("--device", default="auto", help="whose run: auto (default), cpu, cuda")
     save.add_argument("--run", type=Path, default=None, help="a run file (default: the latest)")
-    save.add_argument("--storage", default=".benchmarks", help="local run folder (.benchmarks)")
+    add_storage(save)
     save.set_defaults(func=cmd_save_baseline)
     return parser
 

@@ -39,9 +39,9 @@ from unet.bench.verdict import REGRESSION, Verdict, compare_blocks, compare_gene
 PYTEST_MAX_TIME_S = 1.0  # pytest-benchmark's default time per case, split across the blocks
 PYTEST_MIN_ROUNDS = 5
 PROCESS_BLOCKS = 2  # process blocks per side for a base that predates paired workers
-CONFIRM_BLOCKS = 2  # blocks per side added to re-measure a suspected regression
+CONFIRM_BLOCKS = 2  # process blocks per side that re-measure a suspect (the older mode)
 # Paired workers per side: a process has its own speed (memory placement, kernel code); with
-# two per side that spread shows in the block medians instead of passing for a code change.
+# two per side that spread shows between the process medians instead of passing for a change.
 PAIRED_WORKERS = 2
 
 

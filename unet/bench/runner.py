@@ -27,7 +27,7 @@ class CaseRunner:
     channels_last: bool = False
     warmup_s: float = 0.3  # per case: cuDNN autotuning of its shapes, clocks back up after idling
     warmup_iters: int = 3
-    costs: bool = True  # False only for A/B timing blocks, which take costs from another block
+    costs: bool = True  # False where another process counts the costs (A/B's extra workers)
     keep: bool = False  # keep each case's timed callable and samples, for confirm-by-rerun
     do_bench: bool = False  # also time with triton.testing.do_bench (the accuracy check)
     max_time: float = 1.0  # pytest-benchmark's --benchmark-max-time, for paired A/B blocks

@@ -101,17 +101,15 @@ def compare_samples(
     """The verdict for one case from its base and head per-round times (seconds).
 
     With ``block_medians`` (per-process medians of each side) the effect is the change of their
-    medians instead of the pooled rounds' medians.  ``change`` overrides the effect.
+    medians instead of the pooled rounds' medians. ``change`` overrides the effect.
     """
     if not base or not head:
         raise ValueError(f"{case}: no samples (base {len(base)}, head {len(head)})")
     b_med, h_med = float(np.median(base)), float(np.median(head))
     b_blocks, h_blocks = block_medians
-    if change is not None:
-        pass  # decided by the caller (compare_generations)
-    elif len(b_blocks) and len(h_blocks):
+    if change is None and len(b_blocks) and len(h_blocks):
         change = float(np.median(h_blocks)) / float(np.median(b_blocks)) - 1
-    else:
+    elif change is None:
         change = h_med / b_med - 1
     from scipy import stats
 
