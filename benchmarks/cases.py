@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from unet import ConvType, NormType, UNetConfig, UpsampleType, list_variants
 
-DEFAULT_BATCH_SIZES = (1, 32)
 NORM_SHAPE = (1024, 2, 2)  # the study's norm input, per example
 NORM_APPLICATIONS = 1000  # the study times 1000 applications as one call
 UPSAMPLE_IN, UPSAMPLE_OUT = (1024, 2, 2), 512  # (1,1024,2,2) -> (1,512,4,4)

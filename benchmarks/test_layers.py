@@ -13,7 +13,6 @@ def test_norm(run_case, norm_case):
     channels, *spatial = NORM_SHAPE
     layer = create_norm(norm_case.norm, channels, spatial_shape=spatial)
     run_case(
-        norm_case,
         layer,
         torch.randn(norm_case.input_shape),
         {"norm": str(norm_case.norm)},
@@ -26,7 +25,6 @@ def test_upsample(run_case, upsample_case):
     torch.manual_seed(0)
     layer = create_upsample(upsample_case.upsample, upsample_case.input_shape[1], UPSAMPLE_OUT)
     run_case(
-        upsample_case,
         layer,
         torch.randn(upsample_case.input_shape),
         {"upsample": str(upsample_case.upsample)},

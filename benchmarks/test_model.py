@@ -9,7 +9,6 @@ def test_model(run_case, model_case):
     torch.manual_seed(0)
     cfg = model_case.config
     run_case(
-        model_case,
         build_model(cfg),
         torch.randn(model_case.input_shape),
         {"conv": str(cfg.conv), "norm": str(cfg.norm), "upsample": str(cfg.upsample)},

@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from unet.bench.ab.result import load_ab_json
+
 REPO = Path(__file__).resolve().parents[1]
 # name -> (case, file patched, class whose forward gets the delay, pytest -k selecting the case
 #          in the quick tier)
@@ -84,6 +86,53 @@ def timed(cmd: list[str], cwd: Path) -> tuple[int, float, str]:
     return proc.returncode, time.perf_counter() - start, proc.stdout + proc.stderr
 
 
+def wall_time_ratio(args: argparse.Namespace, repo: Path, work: Path, ab: list[str]) -> dict:
+    """One quick suite run, then one A/B run of the same code: their wall times, and the
+    chosen case's median in the single run (the scale of the injected delays)."""
+    case = CASES[args.case][0]
+    rc, single_s, out = timed([sys.executable, "-m", "pytest", "benchmarks", "--quick", "-q",
+                               f"--device={args.device}", f"--benchmark-json={work}/one.json",
+                               "-p", "no:cacheprovider"], repo)  # fmt: skip
+    if rc:
+        sys.exit(f"ab_quality: the single quick run failed (exit {rc}):\n{out[-3000:]}")
+    one = json.loads((work / "one.json").read_text())
+    median = next(b["stats"]["median"] for b in one["benchmarks"] if b["name"] == case)
+    rc, ab_s, out = timed([*ab, f"--out={work}/ab-time"], repo)
+    print(f"single quick run {single_s:.1f} s, A/B {ab_s:.1f} s, ratio {ab_s / single_s:.2f}")
+    return {"single_run_s": single_s, "ab_run_s": ab_s, "ratio": ab_s / single_s,
+            "case": case, "case_median_s": median}  # fmt: skip
+
+
+def flagged(out_dir: Path, case: str) -> bool:
+    """Whether the A/B run in ``out_dir`` judged ``case`` a confirmed regression."""
+    result = load_ab_json(out_dir / "ab.json")
+    return any(v.case == case and v.outcome == "regression" for v in result.verdicts)
+
+
+def injected_runs(
+    args: argparse.Namespace, repo: Path, work: Path, ab: list[str], median: float
+) -> dict[str, int]:
+    """For each slowdown: how many of ``args.runs`` A/B runs flag the slowed case."""
+    case, patched, cls, select = CASES[args.case]
+    rate = gpu_cycles_per_second(args.device)
+    target = repo / patched
+    original = target.read_text()
+    detections = {}
+    for slowdown in [float(s) for s in args.slowdowns.split(",")]:
+        delay = median * slowdown
+        target.write_text(original + SPIN.format(cls=cls, delay=delay, cycles=int(delay * rate)))
+        hits = 0
+        for i in range(args.runs):
+            out_dir = work / f"slow-{slowdown}-{i}"
+            rc, _, _ = timed([*ab, f"--out={out_dir}", "--", "-k", select], repo)
+            hit = flagged(out_dir, case)
+            hits += hit
+            print(f"slowdown {slowdown:.0%} run {i}: exit {rc}, flagged {hit}", flush=True)
+        detections[f"{slowdown:.2f}"] = hits
+    target.write_text(original)
+    return detections
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
@@ -93,52 +142,20 @@ def main() -> int:
     parser.add_argument("--skip-aa", action="store_true", help="only the injected slowdowns")
     parser.add_argument("--case", choices=sorted(CASES), default="upsample")
     args = parser.parse_args()
-    case, patched, cls, select = CASES[args.case]
-    rate = gpu_cycles_per_second(args.device)
     work = Path(tempfile.mkdtemp(prefix="ab-quality-"))
     repo = work / "repo"
     subprocess.run(["git", "clone", "-q", str(REPO), str(repo)], check=True)
-    py = sys.executable
-    ab = [py, "-m", "unet.cli", "ab", "--base", "HEAD", "--quick", f"--device={args.device}"]
-    results: dict[str, object] = {"device": args.device}
-
-    rc, single_s, out = timed([py, "-m", "pytest", "benchmarks", "--quick", "-q",
-                               f"--device={args.device}", f"--benchmark-json={work}/one.json",
-                               "-p", "no:cacheprovider"], repo)  # fmt: skip
-    if rc:
-        sys.exit(f"ab_quality: the single quick run failed (exit {rc}):\n{out[-3000:]}")
-    one = json.loads((work / "one.json").read_text())
-    base_median = next(b["stats"]["median"] for b in one["benchmarks"] if b["name"] == case)
-    rc, ab_s, out = timed([*ab, f"--out={work}/ab-time"], repo)
-    results.update(single_run_s=single_s, ab_run_s=ab_s, ratio=ab_s / single_s)
-    print(f"single quick run {single_s:.1f} s, A/B {ab_s:.1f} s, ratio {ab_s / single_s:.2f}")
-
+    ab = [sys.executable, "-m", "unet.cli", "ab", "--base", "HEAD", "--quick",
+          f"--device={args.device}"]  # fmt: skip
+    results: dict[str, object] = {"device": args.device, "runs": args.runs}
+    results.update(wall_time_ratio(args, repo, work, ab))
     failures = []
     for i in range(0 if args.skip_aa else args.runs):
-        rc, _, out = timed([*ab, f"--out={work}/aa-{i}"], repo)
+        rc, _, _ = timed([*ab, f"--out={work}/aa-{i}"], repo)
         failures.append(rc)
         print(f"A/A {i}: exit {rc}", flush=True)
     results["aa_exit_codes"] = failures
-
-    target = repo / patched
-    original = target.read_text()
-    results["case"], results["case_median_s"] = case, base_median
-    detections = {}
-    for slowdown in [float(s) for s in args.slowdowns.split(",")]:
-        delay = base_median * slowdown
-        target.write_text(original + SPIN.format(cls=cls, delay=delay, cycles=int(delay * rate)))
-        flagged = 0
-        for i in range(args.runs):
-            out_dir = work / f"slow-{slowdown}-{i}"
-            rc, _, _ = timed([*ab, f"--out={out_dir}", "--", "-k", select], repo)
-            verdicts = json.loads((out_dir / "ab.json").read_text())["verdicts"]
-            hit = any(v["case"] == case and v["verdict"] == "regression" for v in verdicts)
-            flagged += hit
-            print(f"slowdown {slowdown:.0%} run {i}: exit {rc}, flagged {hit}", flush=True)
-        detections[f"{slowdown:.2f}"] = flagged
-    target.write_text(original)
-    results["flagged_of_runs"] = detections
-    results["runs"] = args.runs
+    results["flagged_of_runs"] = injected_runs(args, repo, work, ab, results["case_median_s"])
     args.out.write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
     return 0

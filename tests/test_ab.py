@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from unet.bench.ab.result import load_ab_json
+
 REPO = Path(__file__).resolve().parents[1]
 SLOW_INTERPOLATE = """
 
@@ -38,8 +40,10 @@ def git(repo: Path, *args: str) -> str:
     ).stdout
 
 
-def ab(repo: Path, out: Path, *args: str, **kwargs) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "unet.cli", "ab", "--base", "HEAD", "--quick",
+def ab(
+    repo: Path, out: Path, *args: str, base: str = "HEAD", **kwargs
+) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "unet.cli", "ab", "--base", base, "--quick",
            f"--out={out}", *args]  # fmt: skip
     return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=900, **kwargs)
 
@@ -56,7 +60,7 @@ def test_injected_slowdown_is_a_confirmed_regression_and_the_tree_is_untouched(c
     proc = ab(clone, tmp_path / "out", "--", "-k", "test_upsample", "--warmup-time=0")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     result = json.loads((tmp_path / "out" / "ab.json").read_text())
-    verdicts = {v["case"]: v["verdict"] for v in result["verdicts"]}
+    verdicts = {v["case"]: v["outcome"] for v in result["verdicts"]}
     assert verdicts["test_upsample[up=interpolate-bs=1]"] == "regression"
     assert verdicts["test_upsample[up=transposed-bs=1]"] != "regression"
     assert "Re-measured to confirm: test_upsample[up=interpolate-bs=1]" in proc.stdout
@@ -96,15 +100,30 @@ def test_cost_change_between_base_and_head_fails(clone, tmp_path):
     assert "Cost changes" in proc.stdout
 
 
-def test_unknown_base_revision_is_a_usage_error(clone, tmp_path):
+@pytest.mark.parametrize("out", [None, "out"])
+def test_unknown_base_revision_is_a_usage_error_that_creates_nothing(clone, tmp_path, out):
+    args = [f"--out={tmp_path / out}"] if out else []  # None: the default under .benchmarks/
     proc = subprocess.run(
-        [sys.executable, "-m", "unet.cli", "ab", "--base", "no-such-rev", f"--out={tmp_path}"],
+        [sys.executable, "-m", "unet.cli", "ab", "--base", "no-such-rev", *args],
         cwd=clone, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 4
-    assert "git rev-parse" in proc.stderr
+    assert "unet-bench ab: --base 'no-such-rev': unknown revision" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(worktrees(clone)) == 1
+    assert not (tmp_path / "out").exists()
+    assert not (clone / ".benchmarks").exists()
+
+
+def test_a_bad_device_is_a_usage_error_before_anything_starts(clone, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "unet.cli", "ab", "--base", "HEAD", "--device", "gpu",
+         f"--out={tmp_path / 'out'}"],
+        cwd=clone, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 4
+    assert "Unsupported --device 'gpu'" in proc.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_ctrl_c_removes_the_worktree(clone, tmp_path):
@@ -126,7 +145,7 @@ def test_ctrl_c_removes_the_worktree(clone, tmp_path):
 
 
 def test_a_base_without_paired_workers_is_measured_in_process_blocks(clone, tmp_path):
-    worker = clone / "unet" / "bench" / "abworker.py"
+    worker = clone / "unet" / "bench" / "ab" / "worker.py"
     text = worker.read_text()
     worker.write_text(text.replace("PROTOCOL = 1", "PROTOCOL = 0"))
     git(clone, "commit", "-qam", "a base that speaks another protocol")
@@ -156,3 +175,19 @@ def test_a_case_only_the_head_has_is_timed_alone_and_listed(clone, tmp_path):
     assert "test_new_upsample[up=interpolate-bs=1]" in proc.stdout
     result = json.loads((tmp_path / "out" / "ab.json").read_text())
     assert "test_upsample[up=interpolate-bs=1]" in {v["case"] for v in result["verdicts"]}
+
+
+def test_a_base_with_the_worker_at_its_former_path_still_pairs(clone, tmp_path):
+    """Bases from before the ab/ package keep unet/bench/abworker.py; same protocol."""
+    moved = git(clone, "rev-list", "-1", "HEAD", "--", "unet/bench/abworker.py").strip()
+    if not moved:
+        pytest.skip("this history never had unet/bench/abworker.py")
+    proc = ab(clone, tmp_path / "out", "--blocks", "2", "--", "-k", "test_upsample",
+              "--warmup-time=0", "--benchmark-max-time=0.02", base=f"{moved}^")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = load_ab_json(tmp_path / "out" / "ab.json")
+    assert result.mode == "paired"
+    assert {v.case for v in result.verdicts} == {
+        "test_upsample[up=interpolate-bs=1]",
+        "test_upsample[up=transposed-bs=1]",
+    }

@@ -2,50 +2,28 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from unet.bench import abworker
-from unet.bench.ab import _Schedule, _Worker
+from unet.bench.ab import worker as abworker
+from unet.bench.ab.schedule import Schedule, WorkerState
 
 
-class FakeSocket:
-    def __init__(self) -> None:
-        self.replies: list[dict] = []
-
-    def sendall(self, data: bytes) -> None:
-        self.replies.append(json.loads(data))
-
-
-class FakeProc:
-    returncode = None
-
-
-def make_workers(cases: dict[str, list[str]]) -> list[_Worker]:
+def make_workers(cases: dict[str, list[str]]) -> list[WorkerState]:
     """Workers in the coordinator's order: base-0, head-0, base-1, head-1."""
     return [
-        _Worker(
-            side=side,
-            slot=i,
-            name=f"{side}-{i}",
-            proc=FakeProc(),
-            sock=FakeSocket(),
-            log=None,
-            cases=cases[side],
-        )
+        WorkerState(side=side, slot=i, name=f"{side}-{i}", cases=cases[side])
         for i in range(2)
         for side in ("base", "head")
     ]
 
 
-def simulate(workers: list[_Worker], schedule: _Schedule) -> list[tuple[str, str, str, bool]]:
+def simulate(workers: list[WorkerState], schedule: Schedule) -> list[tuple[str, str, str, bool]]:
     """Run the workers through their cases as the real ones would; return the turns given."""
     plan = {w.name: [(c, abworker.SETUP) for c in w.cases] for w in workers}
     position = dict.fromkeys(plan, 0)
     samples: dict[str, list[float]] = {}
 
-    def ask(w: _Worker) -> None:
+    def ask(w: WorkerState) -> None:
         """The worker's next request after its last reply."""
         if position[w.name] >= len(plan[w.name]):
             return schedule.record(w, {"case": "", "stage": abworker.FINAL, "samples": []})
@@ -59,18 +37,18 @@ def simulate(workers: list[_Worker], schedule: _Schedule) -> list[tuple[str, str
         live = [w for w in workers if w.alive]
         if not live:
             return turns
-        before = {w.name: len(w.sock.replies) for w in live}
         ending = all(w.finished for w in live)
-        schedule.decide(live)
-        replied = [w for w in live if len(w.sock.replies) > before[w.name]]
+        grants = schedule.decide(live)
+        replied = [g.worker for g in grants]
+        assert all(w.request is None for w in replied), "a granted worker no longer waits"
         if ending:  # all may write their results now
             assert replied == live
             for w in live:
                 w.alive = False
             continue
-        assert len(replied) == 1, "exactly one worker may hold the turn"
+        assert len(grants) == 1, "exactly one worker may hold the turn"
         w = replied[0]
-        reply = w.sock.replies[-1]
+        reply = grants[0].message()
         case, stage = plan[w.name][position[w.name]]
         turns.append((w.name, case, str(stage), reply["go"]))
         if stage == abworker.SETUP:
@@ -91,7 +69,7 @@ def letters(turns: list[tuple[str, str, str, bool]], case: str, stage_filter) ->
 
 def test_setup_then_abba_blocks_split_over_both_workers_of_each_side():
     workers = make_workers({"base": ["c1", "c2"], "head": ["c1", "c2"]})
-    schedule = _Schedule(workers, side_blocks=6)
+    schedule = Schedule(workers, side_blocks=6)
     turns = simulate(workers, schedule)
     for case in ("c1", "c2"):
         assert letters(turns, case, lambda s, go: s == "setup") == "B0 H0 B1 H1"
@@ -110,7 +88,7 @@ def test_setup_then_abba_blocks_split_over_both_workers_of_each_side():
 
 def test_a_case_on_one_side_only_runs_alone_without_stalling_the_others():
     workers = make_workers({"base": ["c1", "c2"], "head": ["new", "c1", "c2"]})
-    schedule = _Schedule(workers, side_blocks=4)
+    schedule = Schedule(workers, side_blocks=4)
     turns = simulate(workers, schedule)
     assert "new" in schedule.samples["head"]
     assert "new" not in schedule.samples["base"]
@@ -121,7 +99,7 @@ def test_a_case_on_one_side_only_runs_alone_without_stalling_the_others():
 
 def test_cases_in_different_orders_finish_instead_of_waiting_for_each_other():
     workers = make_workers({"base": ["c1", "c2"], "head": ["c2", "c1"]})
-    schedule = _Schedule(workers, side_blocks=2)
+    schedule = Schedule(workers, side_blocks=2)
     turns = simulate(workers, schedule)
     for side in ("base", "head"):
         assert set(schedule.samples[side]) == {"c1", "c2"}
@@ -131,7 +109,7 @@ def test_cases_in_different_orders_finish_instead_of_waiting_for_each_other():
 @pytest.mark.parametrize("blocks", [1, 2, 6])
 def test_each_side_runs_its_blocks(blocks):
     workers = make_workers({"base": ["c1"], "head": ["c1"]})
-    schedule = _Schedule(workers, side_blocks=blocks)
+    schedule = Schedule(workers, side_blocks=blocks)
     simulate(workers, schedule)
     per_worker = -(-blocks // 2)
     for side in ("base", "head"):

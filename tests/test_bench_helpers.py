@@ -5,7 +5,13 @@ import pytest
 import torch
 
 from unet.bench.hardware import differing_fields, hardware_info, hardware_key, resolve_device
-from unet.bench.manifest import cost_changes, format_changes, load_manifest, write_manifest
+from unet.bench.manifest import (
+    ManifestError,
+    cost_changes,
+    load_manifest,
+    write_manifest,
+)
+from unet.bench.render import cost_change_table
 from unet.bench.storage import committed_baselines, save_baseline, unreadable
 from unet.bench.timing import synchronized, warmup
 from unet.cli import main
@@ -54,7 +60,9 @@ def test_resolve_device_rejects_unknown_names():
 
 def test_manifest_round_trip_and_changes(tmp_path):
     path = tmp_path / "m.json"
-    assert load_manifest(path) == {}
+    with pytest.raises(ManifestError, match=r"m.json: no such file. Create it with: pytest "):
+        load_manifest(path)  # a gate must not pass for want of its reference
+    assert load_manifest(path, missing_ok=True) == {}  # when this run is about to write it
     entry = {"params": 3, "flops": 10, "mult_adds": 12, "unsupported_ops": ["b", "a"], "x": 1}
     write_manifest(path, {"case": entry})
     loaded = load_manifest(path)
@@ -65,9 +73,10 @@ def test_manifest_round_trip_and_changes(tmp_path):
         ("flops", 10, 11),
         ("unsupported_ops", ["a", "b"], []),
     ]
-    table = format_changes([("case", "flops", 10_000, 11_000)])
+    table = cost_change_table([("case", "flops", 10_000, 11_000), ("case", "ops", ["a"], [])])
     assert "10,000" in table
     assert "11,000" in table
+    assert "(none)" in table
 
 
 def test_broken_manifest_is_an_error_not_an_empty_one(tmp_path):
@@ -143,3 +152,13 @@ def test_run_command_with_cuda_but_no_gpu(capsys):
         pytest.skip("needs a machine without CUDA")
     assert main(["run", "--device", "cuda"]) == 4
     assert "no CUDA device is available" in capsys.readouterr().err
+
+
+def test_pytest_benchmark_version_range():
+    from unet.bench.pbcompat import installed_version, version_problem
+
+    assert version_problem(installed_version()) is None  # what the project installs
+    for fine in ("5.1.0", "5.3.1", "5.99"):
+        assert version_problem(fine) is None
+    for old_or_new in ("5.0.1", "4.0.0", "6.0.0", "not installed"):
+        assert f"found {old_or_new}" in version_problem(old_or_new)

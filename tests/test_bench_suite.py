@@ -147,12 +147,55 @@ def test_width_change_fails_the_cost_gate_against_the_manifest(tmp_path):
 
 
 def test_width_change_fails_the_cost_gate_against_a_saved_run(saved, tmp_path):
-    proc = suite(
-        tmp_path, *FAST, "-k", "test_model", "--benchmark-compare",
-        f"--cost-manifest={tmp_path / 'none.json'}", plugin=WIDER_GROUP, store=saved,
-    )  # fmt: skip
+    # a manifest that already has the wider model: only the saved run can catch the change
+    wider = [*FAST, "-k", "test_model", f"--cost-manifest={tmp_path / 'wider.json'}"]
+    made = suite(tmp_path, *wider, "--benchmark-disable", "--update-cost-manifest",
+                 plugin=WIDER_GROUP)  # fmt: skip
+    assert made.returncode == 0, made.stdout
+    proc = suite(tmp_path, *wider, "--benchmark-compare", plugin=WIDER_GROUP, store=saved)
     assert proc.returncode == 1, proc.stdout
     assert re.search(rf"{re.escape(GROUP_CASE)}: cost changed: params: .*vs 0001_", proc.stdout)
+    assert "vs cost manifest" not in proc.stdout
+
+
+def test_a_missing_cost_manifest_is_a_usage_error_not_a_pass(tmp_path):
+    missing = tmp_path / "nonexistent.json"
+    out = _usage_error(suite(tmp_path, "--benchmark-disable", f"--cost-manifest={missing}"))
+    assert f"--cost-manifest {missing}: no such file" in out
+    assert "Create it with: pytest benchmarks --benchmark-disable --update-cost-manifest" in out
+
+
+def test_cases_missing_from_the_manifest_fail_by_name(tmp_path):
+    manifest = tmp_path / "manifest.json"
+    args = [*FAST, "--benchmark-disable", f"--cost-manifest={manifest}"]
+    made = suite(tmp_path, *args, "-k", "test_upsample", "--update-cost-manifest")
+    assert made.returncode == 0, made.stdout
+    proc = suite(tmp_path, *args, "-k", "test_upsample or test_norm")
+    assert proc.returncode == 1, proc.stdout
+    assert "4 failed, 2 passed" in proc.stdout
+    assert "4 cases are not in the cost manifest" in proc.stdout
+    assert "  test_norm[norm=group-bs=1]" in proc.stdout
+    assert f"--update-cost-manifest --cost-manifest {manifest}" in proc.stdout
+
+
+def test_histogram_flag_writes_its_svg(tmp_path):
+    proc = suite(tmp_path, *FAST, "-k", "test_upsample", f"--benchmark-histogram={tmp_path}/h")
+    assert proc.returncode == 0, proc.stdout
+    (svg,) = tmp_path.glob("h*.svg")
+    assert svg.read_text().lstrip().startswith(("<?xml", "<svg"))
+
+
+OLD_PYTEST_BENCHMARK = """
+import unet.bench.pbcompat
+
+unet.bench.pbcompat.installed_version = lambda: "4.0.0"
+"""
+
+
+def test_an_unsupported_pytest_benchmark_stops_the_run(tmp_path):
+    out = _usage_error(suite(tmp_path, "--benchmark-disable", plugin=OLD_PYTEST_BENCHMARK))
+    assert "unet-bench needs pytest-benchmark >=5.1.0,<6; found 4.0.0" in out
+    assert "pip install 'pytest-benchmark[histogram]>=5.1.0,<6'" in out
 
 
 def test_update_cost_manifest_rewrites_only_the_given_manifest(tmp_path):
@@ -249,6 +292,9 @@ def test_verdict_against_a_saved_run_with_samples(tmp_path):
         (["--dtype", "fp16"], "Unsupported --dtype 'fp16'"),
         (["--batch-sizes", "1,x"], "--batch-sizes '1,x': expected comma-separated"),
         (["--verdict"], "--verdict compares against a saved run: add --benchmark-compare"),
+        (["--warmup-time", "-1"], "--warmup-time '-1': expected a number >= 0 (seconds)"),
+        (["--min-effect", "-2"], "--min-effect '-2': expected a number >= 0"),
+        (["--min-effect", "nan"], "valid range [0, inf)"),
     ],
 )
 def test_bad_options_are_usage_errors(tmp_path, args, message):

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from unet.bench.abworker import DEFAULT_BLOCKS
+from unet.bench.ab.worker import DEFAULT_BLOCKS
 from unet.bench.commands import (
     UsageFailure,
     cmd_ab,
@@ -17,32 +17,11 @@ from unet.bench.commands import (
     cmd_run,
     cmd_save_baseline,
 )
+from unet.bench.options import min_effect
+from unet.bench.render import numeric_columns, table
 from unet.bench.storage import DEFAULT_STORAGE
 from unet.bench.verdict import MIN_EFFECT
 from unet.config import list_variants
-
-
-def format_table(rows: list[dict[str, object]], columns: Sequence[str]) -> str:
-    """Plain fixed-width table; numbers right-aligned with thousands separators."""
-
-    def cell(v: object) -> str:
-        if isinstance(v, int):
-            return f"{v:,}"
-        if isinstance(v, (list, tuple)):
-            return ", ".join(map(str, v)) or "-"
-        return str(v)
-
-    cells = [[cell(r[c]) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    numeric = [all(isinstance(r[c], int) for r in rows) for c in columns]
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(
-            v.rjust(w) if num else v.ljust(w)
-            for v, w, num in zip(values, widths, numeric, strict=True)
-        ).rstrip()
-
-    return "\n".join([line(columns), line(["-" * w for w in widths]), *map(line, cells)])
 
 
 def cmd_costs(args: argparse.Namespace) -> int:
@@ -62,7 +41,9 @@ def cmd_costs(args: argparse.Namespace) -> int:
         "input. flops: fvcore, 1 multiply-add = 1 flop; mult_adds: the study's (torchinfo) "
         "convention; unsupported_ops: left out of flops."
     )
-    print(format_table(rows, ["variant", "params", "flops", "mult_adds", "unsupported_ops"]))
+    columns = ["variant", "params", "flops", "mult_adds", "unsupported_ops"]
+    cells = [[r[c] for c in columns] for r in rows]
+    print(table(columns, cells, right=numeric_columns(cells, len(columns))))
     return 0
 
 
@@ -87,12 +68,20 @@ def build_parser() -> argparse.ArgumentParser:
         prog="unet-bench", description="What each U-Net layer choice costs in latency and FLOPs."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_costs, _add_run, _add_compare, _add_report, _add_ab, _add_save_baseline):
+        add(sub)
+    return parser
+
+
+def _add_costs(sub: argparse._SubParsersAction) -> None:
     costs = sub.add_parser("costs", help="print params, FLOPs and mult-adds of every variant")
     costs.add_argument("--batch-size", type=positive_int, default=1, help="batch (default 1)")
     costs.add_argument("--input-size", type=positive_int, default=64, help="H = W (default 64)")
     costs.add_argument("--json", action="store_true", help="print JSON instead of a table")
     costs.set_defaults(func=cmd_costs)
 
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser(
         "run",
         help="run the benchmark suite, save it under this hardware's key, compare with the last",
@@ -106,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     run.set_defaults(func=cmd_run)
 
+
+def _add_compare(sub: argparse._SubParsersAction) -> None:
     compare = sub.add_parser(
         "compare",
         help="noise-aware comparison of two saved runs (exit 1 on a regression or cost change)",
@@ -116,11 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("base", type=Path, help="the reference run file")
     compare.add_argument("head", type=Path, help="the run to judge")
-    compare.add_argument("--min-effect", type=float, default=MIN_EFFECT, help="default 0.03 (3 %%)")
+    compare.add_argument(
+        "--min-effect", type=min_effect, default=MIN_EFFECT, help="default 0.03 (3 %%), >= 0"
+    )
     compare.add_argument("--markdown", action="store_true", help="print a Markdown table")
     compare.add_argument("--allow-other-hardware", action="store_true")
     compare.set_defaults(func=cmd_compare)
 
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
     report = sub.add_parser(
         "report",
         help="the study's three tables from a run, beside the article's figures (Markdown), "
@@ -132,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_storage(report)
     report.set_defaults(func=cmd_report)
 
+
+def _add_ab(sub: argparse._SubParsersAction) -> None:
     ab = sub.add_parser(
         "ab",
         help="same-runner A/B: a base revision vs the working tree, interleaved, with verdicts",
@@ -149,11 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_BLOCKS,
         help=f"round blocks per case and side, base and head alternating ({DEFAULT_BLOCKS})",
     )
-    ab.add_argument("--min-effect", type=float, default=MIN_EFFECT, help="default 0.03 (3 %%)")
+    ab.add_argument(
+        "--min-effect", type=min_effect, default=MIN_EFFECT, help="default 0.03 (3 %%), >= 0"
+    )
     ab.add_argument("--out", type=Path, help="output folder (default .benchmarks/ab/<time>)")
     ab.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     ab.set_defaults(func=cmd_ab)
 
+
+def _add_save_baseline(sub: argparse._SubParsersAction) -> None:
     save = sub.add_parser(
         "save-baseline",
         help="copy the latest local run into benchmarks/baselines/<key>/ for committing",
@@ -162,7 +163,6 @@ def build_parser() -> argparse.ArgumentParser:
     save.add_argument("--run", type=Path, default=None, help="a run file (default: the latest)")
     add_storage(save)
     save.set_defaults(func=cmd_save_baseline)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

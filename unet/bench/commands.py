@@ -13,9 +13,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from unet.bench.invoke import suite_command
 from unet.bench.storage import DEFAULT_STORAGE
 
 if TYPE_CHECKING:
+    from unet.bench.ab.result import ABResult
     from unet.bench.runs import Run
     from unet.bench.verdict import Verdict
 
@@ -52,21 +54,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     folder = keyed_storage(root, key)
     before = saved_runs(folder)
     previous = before[-1:] or committed_baselines(key)[-1:]
-    argv = [
-        sys.executable,
-        "-m",
-        "pytest",
-        str(BENCHMARKS_DIR),
-        "-p",
-        "no:cacheprovider",
-        f"--device={args.device}",
-        f"--benchmark-storage=file://{root}",
-        "--benchmark-autosave",
-        "--benchmark-save-data",  # raw samples, for noise-aware comparison
-        *(["--quick"] if args.quick else []),
-        *(["--benchmark-compare"] if previous else []),
-        *args.pytest_args,
-    ]
+    argv = suite_command(
+        [str(BENCHMARKS_DIR)],
+        device=args.device,
+        storage=root,
+        quick=args.quick,
+        options=[
+            "--benchmark-autosave",
+            "--benchmark-save-data",  # raw samples, for noise-aware comparison
+            *(["--benchmark-compare"] if previous else []),
+            *args.pytest_args,
+        ],
+    )
     print(f"unet-bench: hardware key {key}")
     if previous:
         print(f"unet-bench: comparing against {previous[0]}")
@@ -122,10 +121,10 @@ def compare_runs(
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Compare two saved runs; exit 1 on a regression or a cost change."""
-    from unet.bench.hardware import differing_fields
-    from unet.bench.manifest import format_changes
+    from unet.bench.hardware import differing_fields, other_hardware_message
+    from unet.bench.render import cost_change_table, verdict_table
     from unet.bench.runs import RunError, load_run, require_samples
-    from unet.bench.verdict import failed, format_verdicts
+    from unet.bench.verdict import failed
 
     try:
         base, head = load_run(args.base), load_run(args.head)
@@ -135,15 +134,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise UsageFailure(str(err)) from None
     diff = differing_fields(head.hardware, base.hardware)
     if diff and not args.allow_other_hardware:
-        fields = "; ".join(f"{f}: base {b!r}, head {h!r}" for f, (b, h) in diff.items())
-        raise UsageFailure(
-            f"the runs come from different hardware ({fields}); their latencies are not "
-            "comparable. Pass --allow-other-hardware to compare anyway."
-        )
+        subject = "the runs come from different hardware"
+        raise UsageFailure(other_hardware_message(subject, diff, ("base", "head")))
     verdicts, changes = compare_runs(base, head, args.min_effect)
-    print(format_verdicts(verdicts, markdown=args.markdown))
+    print(verdict_table(verdicts, markdown=args.markdown))
     if changes:
-        print("\nCost changes:\n" + format_changes(changes))
+        print("\nCost changes:\n" + cost_change_table(changes))
     regressions = failed(verdicts)
     for v in regressions:
         print(f"regression: {v.case} {v.change:+.1%} (p = {v.p_value:.2g})")
@@ -191,13 +187,14 @@ def cmd_ab(args: argparse.Namespace) -> int:
     """Same-runner A/B of a base revision against the working tree."""
     import time
 
-    from unet.bench.ab import ABError, ABRunner
-    from unet.bench.manifest import format_changes
+    from unet.bench.ab.runner import run_ab
+    from unet.bench.ab.settings import ABError, ABSettings
     from unet.bench.report import plot_ab
-    from unet.bench.verdict import failed, format_verdicts
+    from unet.bench.verdict import failed
 
+    _hardware_key(args.device)  # a bad --device is a usage error before anything starts
     out = args.out or Path(DEFAULT_STORAGE) / "ab" / time.strftime("%Y%m%d-%H%M%S")
-    runner = ABRunner(
+    settings = ABSettings(
         repo=Path.cwd(),
         out=out.resolve(),
         device=args.device,
@@ -208,41 +205,45 @@ def cmd_ab(args: argparse.Namespace) -> int:
     )
     started = time.perf_counter()
     try:
-        result = runner.run(args.base)
-    except ABError as err:
+        result = run_ab(settings, args.base)  # checks the revision before creating ``out``
+    except ABError as err:  # an unknown revision, or a side's suite that crashed
         raise UsageFailure(str(err)) from None
     except KeyboardInterrupt:
         print("unet-bench ab: interrupted; the base worktree was removed", file=sys.stderr)
         return 130
-    table = format_verdicts(result.verdicts, markdown=True)
-    how = (
-        f"{result.mode}: base and head alternating per round block on this machine; "
-        "the turns taken are in schedule.tsv"
-        if result.mode == "paired"
-        else f"{result.mode}: the base predates paired workers"
-    )
-    lines = [f"## A/B: {args.base} (base) vs working tree (head)", "", f"Measured {how}.", ""]
-    lines += [table, ""]
-    if result.reruns:
-        lines += [f"Re-measured to confirm: {', '.join(result.reruns)}", ""]
-    if result.unmatched:
-        lines += [f"Timed on one side only (new, removed or failing): "
-                  f"{', '.join(result.unmatched)}", ""]  # fmt: skip
-    if result.cost_changes:
-        lines += ["### Cost changes", "", "```", format_changes(result.cost_changes), "```", ""]
-    regressions = failed(result.verdicts)
-    lines.append(
-        f"**{len(regressions)} confirmed regression(s)**, {len(result.cost_changes)} cost "
-        f"change(s); {time.perf_counter() - started:.0f} s wall."
-    )
-    markdown = "\n".join(lines)
+    markdown = ab_markdown(result, time.perf_counter() - started)
     print(markdown)
     (out / "ab.md").write_text(markdown + "\n")
-    (out / "ab.json").write_text(json.dumps(
-        {"base": args.base, "mode": result.mode,
-         "verdicts": [v.as_dict() for v in result.verdicts],
-         "cost_changes": result.cost_changes}, indent=2, default=str))  # fmt: skip
+    result.write_json(out / "ab.json")
     if result.verdicts:
         plot_ab(result.verdicts, out / "ab.png", f"A/B: {args.base} vs working tree")
     print(f"unet-bench ab: wrote {out}/ab.md, ab.json, ab.png", file=sys.stderr)
-    return 1 if regressions or result.cost_changes else 0
+    return 1 if failed(result.verdicts) or result.cost_changes else 0
+
+
+def ab_markdown(result: ABResult, seconds: float) -> str:
+    """The verdicts, re-measured and one-sided cases and cost changes, for the job summary."""
+    from unet.bench.ab.result import PAIRED
+    from unet.bench.render import cost_change_table, verdict_table
+    from unet.bench.verdict import failed
+
+    how = (
+        f"{result.mode}: base and head alternating per round block on this machine; "
+        "the turns taken are in schedule.tsv"
+        if result.mode == PAIRED
+        else f"{result.mode}: the base predates paired workers"
+    )
+    lines = [f"## A/B: {result.base_rev} (base) vs working tree (head)", "", f"Measured {how}."]
+    lines += ["", verdict_table(result.verdicts, markdown=True), ""]
+    if result.reruns:
+        lines += [f"Re-measured to confirm: {', '.join(result.reruns)}", ""]
+    if result.unmatched:
+        one_side = ", ".join(result.unmatched)
+        lines += [f"Timed on one side only (new, removed or failing): {one_side}", ""]
+    if result.cost_changes:
+        lines += ["### Cost changes", "", "```", cost_change_table(result.cost_changes), "```", ""]
+    lines.append(
+        f"**{len(failed(result.verdicts))} confirmed regression(s)**, "
+        f"{len(result.cost_changes)} cost change(s); {seconds:.0f} s wall."
+    )
+    return "\n".join(lines)

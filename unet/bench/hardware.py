@@ -117,3 +117,16 @@ def differing_fields(ours: dict[str, str], theirs: dict[str, str]) -> dict[str, 
         for f in fields
         if ours.get(f) != theirs.get(f)
     }
+
+
+def other_hardware_message(
+    subject: str, diff: dict[str, tuple[str, str]], labels: tuple[str, str] = ("saved", "here")
+) -> str:
+    """The refusal to compare latencies across hardware: ``subject`` (e.g. "the saved run is
+    from other hardware"), each differing field with its two values, and the way out."""
+    old, new = labels
+    fields = "; ".join(f"{f}: {old} {a!r}, {new} {b!r}" for f, (a, b) in diff.items())
+    return (
+        f"{subject} ({fields}). Latencies are only comparable on the same hardware: compare "
+        "runs of one hardware key, or pass --allow-other-hardware to compare anyway."
+    )

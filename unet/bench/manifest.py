@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 COST_FIELDS = ("params", "flops", "mult_adds", "unsupported_ops")
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "cost_manifest.json"
 
 
 def cost_entry(extra_info: Mapping[str, object]) -> dict[str, object]:
@@ -30,16 +31,32 @@ def cost_changes(
     return [(f, old_e[f], new_e[f]) for f in COST_FIELDS if old_e[f] != new_e[f]]
 
 
-def load_manifest(path: Path) -> dict[str, dict[str, object]]:
-    """Case name -> cost entry. A missing file is an empty manifest; a broken one is an error."""
+UPDATE_COMMAND = "pytest benchmarks --benchmark-disable --update-cost-manifest"
+
+
+class ManifestError(ValueError):
+    """A cost manifest that is missing or unreadable; the message says how to mend it."""
+
+
+def load_manifest(path: Path, missing_ok: bool = False) -> dict[str, dict[str, object]]:
+    """Case name -> cost entry. A missing file is an error unless ``missing_ok`` (the run is
+    about to write it): a gate must never pass because its reference is absent."""
     if not path.exists():
-        return {}
+        if missing_ok:
+            return {}
+        raise ManifestError(
+            f"--cost-manifest {path}: no such file. Create it with: {UPDATE_COMMAND}"
+            + ("" if path == DEFAULT_PATH else f" --cost-manifest {path}")
+        )
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"cannot read the cost manifest {path}: {err}") from None
+        raise ManifestError(
+            f"cannot read the cost manifest {path}: {err}. Restore it from git or rerun "
+            "--update-cost-manifest"
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("cases"), dict):
-        raise ValueError(f"cost manifest {path} has no 'cases' mapping")
+        raise ManifestError(f"cost manifest {path} has no 'cases' mapping")
     return data["cases"]
 
 
@@ -47,7 +64,7 @@ def write_manifest(path: Path, cases: Mapping[str, Mapping[str, object]]) -> Non
     """Write sorted, indented JSON atomically (a crash leaves the old file whole)."""
     data = {
         "about": "Hardware-independent costs of each benchmark case. Regenerate after an "
-        "intended change with: pytest benchmarks --benchmark-disable --update-cost-manifest",
+        f"intended change with: {UPDATE_COMMAND}",
         "cases": {name: cost_entry(cases[name]) for name in sorted(cases)},
     }
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
@@ -55,23 +72,3 @@ def write_manifest(path: Path, cases: Mapping[str, Mapping[str, object]]) -> Non
         json.dump(data, fh, indent=2)
         fh.write("\n")
     os.replace(tmp, path)
-
-
-def format_changes(rows: list[tuple[str, str, object, object]]) -> str:
-    """A table of (case, field, old, new)."""
-
-    def fmt(v: object) -> str:
-        if isinstance(v, int):
-            return f"{v:,}"
-        if isinstance(v, list):
-            return ", ".join(map(str, v)) or "(none)"
-        return str(v)
-
-    cells = [(case, field, fmt(old), fmt(new)) for case, field, old, new in rows]
-    header = ("case", "field", "old", "new")
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
-    lines = [
-        "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
-        for row in [header, tuple("-" * w for w in widths), *cells]
-    ]
-    return "\n".join(lines)

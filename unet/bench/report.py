@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+from unet.bench.render import table
 from unet.bench.runs import Run
 from unet.bench.verdict import Verdict
 
@@ -25,11 +26,6 @@ ARTICLE_UPSAMPLE = {  # params, mult-adds M, ms; (1,1024,2,2) -> (1,512,4,4)
     "transposed": (4_719_104, 75.51, 0.23),
 }
 MISSING = "–"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
 def _m(v: object) -> str:
@@ -70,7 +66,7 @@ def study_tables(run: Run) -> str:
                _m(e.get("flops")), _ms(s.get("median")), f"{ms}"]  # fmt: skip
         rows.append(row + ([_ms(e.get("device_time_s"))] if cuda else []))
     out += ["### Conv methods (hourglass, batch norm, interpolate, batch 1, 3×64×64)", ""]
-    out += [_table(header, rows), ""]
+    out += [table(header, rows, markdown=True), ""]
 
     # norm methods: per application, from 1000 applications per timed call
     header = ["norm", "params", "article", "ms bs 1", "article", "ms bs 32", "article"]
@@ -83,7 +79,7 @@ def study_tables(run: Run) -> str:
                      _ms(one.get("per_application_s")), f"{ms1}",
                      _ms(many.get("per_application_s")), f"{ms32}"])  # fmt: skip
     out += ["### Norm methods (·,1024,2,2), per application (1000 per timed call)", ""]
-    out += [_table(header, rows), ""]
+    out += [table(header, rows, markdown=True), ""]
 
     header = ["upsample", "params", "article", "mult-adds M", "article", "fvcore FLOPs M",
               "time ms", "article"]  # fmt: skip
@@ -94,7 +90,7 @@ def study_tables(run: Run) -> str:
         rows.append([up, f"{e['params']:,}" if "params" in e else MISSING, f"{p:,}",
                      _m(e.get("mult_adds")), f"{ma}", _m(e.get("flops")),
                      _ms(s.get("median")), f"{ms}"])  # fmt: skip
-    out += ["### Upsampling (1,1024,2,2) → (1,512,4,4)", "", _table(header, rows), ""]
+    out += ["### Upsampling (1,1024,2,2) → (1,512,4,4)", "", table(header, rows, markdown=True), ""]
     out += [
         "The study's mult-adds charge the transposed conv per *output* position, 4× its true "
         "work: a stride-2 ConvTranspose2d multiplies each of the 2×2 input positions by its "
@@ -127,7 +123,7 @@ def latency_table(run: Run) -> str:
                 ref = e.get("do_bench_median_s")
                 row += [_ms(ref), f"{med / ref - 1:+.1%}" if ref else MISSING]
             rows.append(row)
-        out += [f"### {group}", "", _table(header, rows), ""]
+        out += [f"### {group}", "", table(header, rows, markdown=True), ""]
     return "\n".join(out)
 
 
@@ -165,7 +161,7 @@ def plot_latency(run: Run, path: Path) -> Path:
 
 def plot_ab(verdicts: Sequence[Verdict], path: Path, title: str) -> Path:
     """Base vs head median per case with 95 % confidence intervals, relative to the base median;
-    crosses mark each block's (process's) median in A/B mode."""
+    crosses mark each process's median in A/B mode."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -178,15 +174,15 @@ def plot_ab(verdicts: Sequence[Verdict], path: Path, title: str) -> Path:
     for y, v in enumerate(verdicts):
         for offset, med, (lo, hi), color in (
             (-0.15, v.base_median, v.base_ci, "tab:blue"),
-            (0.15, v.head_median, v.head_ci, colors.get(v.verdict, "tab:orange")),
+            (0.15, v.head_median, v.head_ci, colors.get(v.outcome, "tab:orange")),
         ):
             rel = [100 * (x / v.base_median - 1) for x in (med, lo, hi)]
             ax.errorbar(rel[0], y + offset, xerr=[[rel[0] - rel[1]], [rel[2] - rel[0]]],
                         fmt="o", color=color, capsize=3)  # fmt: skip
-        for offset, blocks in ((-0.15, v.base_blocks), (0.15, v.head_blocks)):
-            rel_blocks = [100 * (x / v.base_median - 1) for x in blocks]
-            ax.plot(rel_blocks, [y + offset] * len(rel_blocks), "x", color="black", ms=4)
-    ax.set_yticks(range(len(verdicts)), [f"{v.case} ({v.verdict})" for v in verdicts], fontsize=7)
+        for offset, medians in ((-0.15, v.base_processes), (0.15, v.head_processes)):
+            rel_medians = [100 * (x / v.base_median - 1) for x in medians]
+            ax.plot(rel_medians, [y + offset] * len(rel_medians), "x", color="black", ms=4)
+    ax.set_yticks(range(len(verdicts)), [f"{v.case} ({v.outcome})" for v in verdicts], fontsize=7)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel("vs base median, %  (bar: 95 % CI;  x: per-process median;  blue: base)")
     ax.invert_yaxis()

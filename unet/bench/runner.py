@@ -3,7 +3,6 @@ up, time it with pytest-benchmark, and record what the suite promises in ``extra
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,11 +12,21 @@ import pytest
 import torch
 from torch import nn
 
-from unet.bench.abworker import Channel
+from unet.bench import pbcompat
+from unet.bench.ab.worker import Channel, time_in_turns
 from unet.bench.timing import device_time, peak_memory_bytes, synchronized, warmup
 from unet.costs import measure_costs
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@dataclass
+class KeptCase:
+    """A timed case kept for --verdict's confirm-by-rerun."""
+
+    timed: Callable[[], object]  # the synchronised call that was timed
+    iterations: int  # calls per round
+    samples: list[float]  # seconds per call, per round
 
 
 @dataclass
@@ -30,10 +39,9 @@ class CaseRunner:
     costs: bool = True  # False where another process counts the costs (A/B's extra workers)
     keep: bool = False  # keep each case's timed callable and samples, for confirm-by-rerun
     do_bench: bool = False  # also time with triton.testing.do_bench (the accuracy check)
-    max_time: float = 1.0  # pytest-benchmark's --benchmark-max-time, for paired A/B blocks
-    min_rounds: int = 5  # pytest-benchmark's --benchmark-min-rounds, likewise
+    budget: tuple[float, int] = (1.0, 5)  # pytest-benchmark's max time and min rounds
     channel: Channel | None = None  # set in a paired A/B worker: take turns per round block
-    kept: dict[str, tuple[Callable[[], object], int, list[float]]] = field(default_factory=dict)
+    kept: dict[str, KeptCase] = field(default_factory=dict)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -59,7 +67,35 @@ class CaseRunner:
         """Benchmark ``repeat`` applications of ``module`` to ``x`` as one timed call."""
         module, x = self.place(module, x)
         extra = benchmark.extra_info
-        extra.update(info)
+        extra.update(self.describe(module, x, info, repeat))
+
+        def forward() -> torch.Tensor:
+            for _ in range(repeat):
+                out = module(x)
+            return out
+
+        timed = synchronized(forward, self.device)
+        with torch.no_grad():
+            spent = self.check_output(name, timed)
+            if pbcompat.timing_disabled(benchmark):
+                benchmark(timed)  # one untimed call: pytest-benchmark warns about an unused fixture
+                return extra
+            extra.update(self.time(benchmark, name, timed, spent))
+            if self.keep:
+                self.kept[name] = KeptCase(
+                    timed, pbcompat.iterations(benchmark), pbcompat.samples(benchmark)
+                )
+            if repeat > 1:
+                extra["per_application_s"] = pbcompat.median(benchmark) / repeat
+            if self.device.type == "cuda":
+                extra.update(self.device_figures(forward))
+        return extra
+
+    def describe(
+        self, module: nn.Module, x: torch.Tensor, info: dict[str, object], repeat: int
+    ) -> dict[str, object]:
+        """The case's identity and, unless another process counts them, its costs."""
+        extra = dict(info)
         extra.update(
             batch_size=x.shape[0],
             device=self.device.type,
@@ -78,72 +114,40 @@ class CaseRunner:
             extra["threads"] = torch.get_num_threads()
         if repeat > 1:
             extra["applications_per_call"] = repeat
-
-        def forward() -> torch.Tensor:
-            for _ in range(repeat):
-                out = module(x)
-            return out
-
-        timed = synchronized(forward, self.device)
-        with torch.no_grad():
-            start = time.perf_counter()
-            out = timed()
-            if not torch.isfinite(out).all():
-                pytest.fail(f"{name}: output contains NaN or inf ({self.dtype_name})", False)
-            spent = time.perf_counter() - start
-            if not benchmark.disabled:
-                # the check call was the first warmup call
-                start = time.perf_counter()
-                calls = warmup(timed, self.warmup_s - spent, self.warmup_iters - 1)
-                per_call = (time.perf_counter() - start) / calls if calls else spent
-            if self.channel is not None and not benchmark.disabled:
-                extra.update(self._paired(self.channel, benchmark, name, timed, per_call))
-            else:
-                benchmark(timed)
-            if benchmark.disabled:
-                return extra
-            if self.keep:
-                run_stats = benchmark.stats
-                self.kept[name] = (timed, run_stats.iterations, list(run_stats.stats.data))
-            if repeat > 1:
-                extra["per_application_s"] = benchmark.stats.stats.median / repeat
-            if self.device.type == "cuda":
-                extra["device_time_s"], extra["device_time_method"] = device_time(
-                    forward, self.device
-                )
-                extra["peak_memory_bytes"] = peak_memory_bytes(forward, self.device)
-                if self.do_bench:
-                    from triton.testing import do_bench
-
-                    # same process, same case: the reference our median must agree with
-                    extra["do_bench_median_s"] = do_bench(forward, return_mode="median") / 1e3
         return extra
 
-    def _paired(
-        self,
-        channel: Channel,
-        benchmark: Any,
-        name: str,
-        timed: Callable[[], object],
-        per_call: float,
+    def check_output(self, name: str, timed: Callable[[], torch.Tensor]) -> float:
+        """One call whose output must be finite (it is also the first warmup call); seconds."""
+        start = time.perf_counter()
+        out = timed()
+        if not torch.isfinite(out).all():
+            pytest.fail(f"{name}: output contains NaN or inf ({self.dtype_name})", False)
+        return time.perf_counter() - start
+
+    def time(
+        self, benchmark: Any, name: str, timed: Callable[[], object], spent: float
     ) -> dict[str, object]:
-        """Paired A/B: the rounds pytest-benchmark would run for this side, split into blocks
-        that take turns with the other workers; this worker runs ``channel.blocks`` of them."""
-        rounds = max(self.min_rounds, math.ceil(self.max_time / max(per_call, 1e-9)))
-        per_block = max(1, round(rounds / channel.side_blocks))
-        started = 0  # rounds started so far
+        """Warm up (the output check was the first call), then pytest-benchmark's rounds, or
+        round blocks taking turns when this process is a paired A/B worker."""
+        start = time.perf_counter()
+        calls = warmup(timed, self.warmup_s - spent, self.warmup_iters - 1)
+        per_call = (time.perf_counter() - start) / calls if calls else spent
+        if self.channel is not None:
+            return time_in_turns(self.channel, benchmark, name, timed, per_call, self.budget)
+        benchmark(timed)
+        return {}
 
-        def setup() -> None:
-            """Untimed, before each round: at a block's start, wait for the turn."""
-            nonlocal started
-            block, first = divmod(started, per_block)
-            if first == 0:
-                last = benchmark.stats.stats.data[-per_block:] if block else []
-                if not channel.turn(name, block, last):
-                    raise RuntimeError(f"unet-bench ab: block {block} of {name} was refused")
-            started += 1
+    def device_figures(self, forward: Callable[[], object]) -> dict[str, object]:
+        """CUDA: GPU-only time, peak allocator memory, and triton's do_bench when asked."""
+        seconds, method = device_time(forward, self.device)
+        extra: dict[str, object] = {
+            "device_time_s": seconds,
+            "device_time_method": method,
+            "peak_memory_bytes": peak_memory_bytes(forward, self.device),
+        }
+        if self.do_bench:
+            from triton.testing import do_bench
 
-        benchmark.pedantic(timed, setup=setup, rounds=channel.blocks * per_block, iterations=1)
-        # report the last block; the coordinator's answer only says that the case is done
-        channel.turn(name, channel.blocks, benchmark.stats.stats.data[-per_block:])
-        return {"ab_rounds_per_block": per_block}
+            # same process, same case: the reference our median must agree with
+            extra["do_bench_median_s"] = do_bench(forward, return_mode="median") / 1e3
+        return extra

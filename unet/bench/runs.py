@@ -29,16 +29,20 @@ class Run:
         return list(self.cases[case]["stats"].get("data") or [])
 
 
-def load_run(path: Path) -> Run:
-    why = unreadable(path)
-    if why:
-        raise RunError(f"cannot use {path}: {why}")
-    data = json.loads(path.read_text())
+def run_from_json(data: dict, path: Path | None = None) -> Run:
+    """A run from the JSON object pytest-benchmark saved (``path``: where it came from)."""
     return Run(
         path=path,
         machine_info=data.get("machine_info", {}),
         cases={b["name"]: b for b in data["benchmarks"]},
     )
+
+
+def load_run(path: Path) -> Run:
+    why = unreadable(path)
+    if why:
+        raise RunError(f"cannot use {path}: {why}")
+    return run_from_json(json.loads(path.read_text()), path)
 
 
 def require_samples(run: Run) -> None:
@@ -53,7 +57,8 @@ def require_samples(run: Run) -> None:
 
 
 def merge_runs(runs: list[Run]) -> Run:
-    """One run whose samples are the concatenation of ``runs``' samples (A/B round blocks)."""
+    """One run whose samples are the concatenation of ``runs``' samples (A/B: each process's
+    run of one side)."""
     merged = Run(path=None, machine_info=runs[0].machine_info if runs else {})
     for run in runs:
         for name, entry in run.cases.items():

@@ -11,19 +11,12 @@ import json
 import shutil
 from pathlib import Path
 
-from pytest_benchmark.storage.file import FileStorage
-from pytest_benchmark.utils import get_machine_id
+from unet.bench import pbcompat
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
 COMMITTED_BASELINES = BENCHMARKS_DIR / "baselines"
 DEFAULT_STORAGE = ".benchmarks"
-
-
-class _QuietLogger:
-    def info(self, *args: object, **kwargs: object) -> None: ...
-
-    def warning(self, *args: object, **kwargs: object) -> None: ...
 
 
 def storage_root(option: str) -> Path | None:
@@ -41,10 +34,7 @@ def keyed_storage(root: Path, key: str) -> Path:
 
 def saved_runs(folder: Path, pattern: str | None = None) -> list[Path]:
     """The run files pytest-benchmark would load from ``folder`` (oldest first)."""
-    if not folder.is_dir():
-        return []
-    storage = FileStorage(folder, _QuietLogger(), default_machine_id=get_machine_id())
-    return sorted(storage.query(pattern) if pattern else storage.query())
+    return sorted(pbcompat.query_runs(folder, pattern))
 
 
 def committed_baselines(key: str, root: Path = COMMITTED_BASELINES) -> list[Path]:
@@ -63,6 +53,36 @@ def unreadable(path: Path) -> str | None:
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
         return "it has no 'benchmarks' list; is it a pytest-benchmark run file?"
     return None
+
+
+def compare_target(compare: str | bool, folder: Path, key: str) -> tuple[list[Path], Path | None]:
+    """The run files a --benchmark-compare of ``compare`` will load for hardware ``key``, and the
+    committed baseline to point it at when this hardware has no local run yet (else None).
+    ValueError, saying what to do, when there is nothing usable to compare against."""
+    explicit = Path(str(compare))
+    baseline = None
+    if compare is not True and explicit.is_file():
+        candidates = [explicit]
+    else:
+        candidates = pbcompat.runs_it_compares(folder, compare)
+        if not candidates and compare is True and committed_baselines(key):
+            baseline = committed_baselines(key)[-1]
+            candidates = [baseline]
+    if not candidates:
+        what = "" if compare is True else f" matching {compare!r}"
+        raise ValueError(
+            f"--benchmark-compare: no saved run{what} for this hardware (key {key}) in {folder} "
+            f"or benchmarks/baselines/{key}. Record one "
+            "first: `unet-bench run` or `pytest benchmarks --benchmark-autosave`."
+        )
+    # pytest-benchmark loads every run file of the folder; a broken one would end in a traceback
+    for path in {*candidates, *saved_runs(folder)}:
+        why = unreadable(path)
+        if why:
+            raise ValueError(
+                f"--benchmark-compare: cannot use {path}: {why}. Move or delete that file."
+            )
+    return candidates, baseline
 
 
 def save_baseline(run: Path, key: str, root: Path = COMMITTED_BASELINES) -> Path:

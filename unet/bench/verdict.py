@@ -12,25 +12,26 @@ Per case, on the raw per-round samples of both runs:
 | significant | ``regression`` / ``improvement`` | ``no change``       |
 | not         | ``unsure`` (too noisy to tell)   | ``no change``       |
 
-When each side was measured in several processes (A/B round blocks), rounds within one process
-are not independent: memory layout, core placement and neighbours differ from one process to the
-next, and on a CPU a case can switch between speed modes. So the block is the unit: the effect is
-the change of the median of the per-block medians (each process counts once, however many rounds
-it fitted in), and the threshold is raised to the *noise floor*, the spread of the per-block
+When each side was measured in several processes (A/B), rounds within one process are not
+independent: memory layout, core placement and neighbours differ from one process to the next,
+and on a CPU a case can switch between speed modes. So the process is the unit: the effect is the
+change of the median of the per-process medians (each process counts once, however many rounds
+it fitted in), and the threshold is raised to the *noise floor*, the spread of the per-process
 medians of the same code on either side. An effect between ``min_effect`` and the noise floor is
 ``unsure``. Processes that ran one generation after another (A/B's re-measurement) are judged per
 generation: the floor is the largest spread within one, the effect the mean of theirs, so drift
 between generations, which moves both sides alike, is not mistaken for noise.
 
 Fewer than ``min_samples`` rounds on either side is ``unsure``. ``unsure`` never fails a run.
-A side whose IQR / median exceeds ``max_dispersion`` is reported as noisy.
+A side whose IQR / median exceeds ``max_dispersion`` is reported as noisy. ``judge_and_confirm``
+is the one decide-then-re-measure path of every gate that times (A/B in both modes, --verdict).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
@@ -44,10 +45,10 @@ MAX_DISPERSION = 0.10  # IQR / median above this marks a side as noisy
 @dataclass(frozen=True)
 class Verdict:
     case: str
-    verdict: str
+    outcome: str  # regression, improvement, no change or unsure
     base_median: float  # seconds, over all rounds (the CIs are of these)
     head_median: float
-    change: float  # head / base - 1, from the per-block medians when there are blocks
+    change: float  # head / base - 1, from the per-process medians when there are several
     p_value: float
     base_ci: tuple[float, float]  # 95 % confidence interval of each median
     head_ci: tuple[float, float]
@@ -55,9 +56,9 @@ class Verdict:
     head_dispersion: float
     n_base: int
     n_head: int
-    noise_floor: float = 0.0  # relative spread of per-block medians of the same side
-    base_blocks: tuple[float, ...] = ()  # per-block (per-process) medians, A/B mode
-    head_blocks: tuple[float, ...] = ()
+    noise_floor: float = 0.0  # relative spread of per-process medians of the same side
+    base_processes: tuple[float, ...] = ()  # per-process medians, A/B mode
+    head_processes: tuple[float, ...] = ()
 
     @property
     def noisy(self) -> bool:
@@ -65,6 +66,25 @@ class Verdict:
 
     def as_dict(self) -> dict[str, object]:
         return {**asdict(self), "noisy": self.noisy}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Verdict:
+        """A verdict as ``as_dict`` wrote it, also under the field names of earlier versions."""
+        renamed = {LEGACY_FIELDS.get(k, k): v for k, v in data.items()}
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in renamed.items() if k in known}
+        for name in ("base_ci", "head_ci", "base_processes", "head_processes"):
+            if name in values:
+                values[name] = tuple(values[name])  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
+
+
+# field names of ab.json verdicts written before the rename -> today's
+LEGACY_FIELDS = {
+    "verdict": "outcome",
+    "base_blocks": "base_processes",
+    "head_blocks": "head_processes",
+}
 
 
 def dispersion(samples: Sequence[float]) -> float:
@@ -95,36 +115,29 @@ def compare_samples(
     min_effect: float = MIN_EFFECT,
     min_samples: int = MIN_SAMPLES,
     noise_floor: float = 0.0,
-    block_medians: tuple[Sequence[float], Sequence[float]] = ((), ()),
+    process_medians: tuple[Sequence[float], Sequence[float]] = ((), ()),
     change: float | None = None,
 ) -> Verdict:
     """The verdict for one case from its base and head per-round times (seconds).
 
-    With ``block_medians`` (per-process medians of each side) the effect is the change of their
-    medians instead of the pooled rounds' medians. ``change`` overrides the effect.
+    With ``process_medians`` (the per-process medians of each side) the effect is the change of
+    their medians instead of the pooled rounds' medians. ``change`` overrides the effect.
     """
     if not base or not head:
         raise ValueError(f"{case}: no samples (base {len(base)}, head {len(head)})")
     b_med, h_med = float(np.median(base)), float(np.median(head))
-    b_blocks, h_blocks = block_medians
-    if change is None and len(b_blocks) and len(h_blocks):
-        change = float(np.median(h_blocks)) / float(np.median(b_blocks)) - 1
+    b_procs, h_procs = process_medians
+    if change is None and len(b_procs) and len(h_procs):
+        change = float(np.median(h_procs)) / float(np.median(b_procs)) - 1
     elif change is None:
         change = h_med / b_med - 1
     from scipy import stats
 
     p = float(stats.mannwhitneyu(head, base, alternative="two-sided").pvalue)
-    if min(len(base), len(head)) < min_samples:
-        verdict = UNSURE
-    elif abs(change) < min_effect:
-        verdict = NO_CHANGE
-    elif p < alpha and abs(change) >= noise_floor:
-        verdict = REGRESSION if change > 0 else IMPROVEMENT
-    else:
-        verdict = UNSURE
+    enough = min(len(base), len(head)) >= min_samples
     return Verdict(
         case=case,
-        verdict=verdict,
+        outcome=decide(change, p, enough, alpha=alpha, min_effect=min_effect, floor=noise_floor),
         base_median=b_med,
         head_median=h_med,
         change=change,
@@ -136,37 +149,50 @@ def compare_samples(
         n_base=len(base),
         n_head=len(head),
         noise_floor=noise_floor,
-        base_blocks=tuple(b_blocks),
-        head_blocks=tuple(h_blocks),
+        base_processes=tuple(b_procs),
+        head_processes=tuple(h_procs),
     )
 
 
-def block_spread(blocks: Sequence[Sequence[float]]) -> float:
-    """(max - min) of the per-block medians over the median of all samples; 0 for one block."""
-    medians = [float(np.median(b)) for b in blocks if len(b)]
+def decide(change: float, p: float, enough: bool, *, alpha: float, min_effect: float,
+           floor: float) -> str:  # fmt: skip
+    """The outcome of the table above, for an effect ``change`` with p-value ``p``; ``enough``
+    says whether both sides had ``min_samples`` rounds."""
+    if not enough:
+        return UNSURE
+    if abs(change) < min_effect:
+        return NO_CHANGE
+    if p < alpha and abs(change) >= floor:
+        return REGRESSION if change > 0 else IMPROVEMENT
+    return UNSURE
+
+
+def process_spread(processes: Sequence[Sequence[float]]) -> float:
+    """(max - min) of the per-process medians over the median of all their samples; 0 for one
+    process."""
+    medians = [float(np.median(p)) for p in processes if len(p)]
     if len(medians) < 2:
         return 0.0
-    return (max(medians) - min(medians)) / float(np.median(np.concatenate(blocks)))
+    return (max(medians) - min(medians)) / float(np.median(np.concatenate(processes)))
 
 
-def compare_blocks(
+def compare_processes(
     case: str,
-    base_blocks: Sequence[Sequence[float]],
-    head_blocks: Sequence[Sequence[float]],
+    base: Sequence[Sequence[float]],
+    head: Sequence[Sequence[float]],
     **options: float,
 ) -> Verdict:
-    """The verdict from each side's blocks (one list of rounds per process): the rank test on
-    the pooled rounds, the effect from the median of per-block medians, and the noise floor."""
-    floor = max(block_spread(base_blocks), block_spread(head_blocks))
-    b_meds, h_meds = (
-        [float(np.median(b)) for b in bs if len(b)] for bs in (base_blocks, head_blocks)
-    )
+    """The verdict from each side's processes (one list of rounds per process): the rank test
+    on the pooled rounds, the effect from the median of per-process medians, and the noise
+    floor."""
+    floor = max(process_spread(base), process_spread(head))
+    b_meds, h_meds = ([float(np.median(p)) for p in side if len(p)] for side in (base, head))
     return compare_samples(
         case,
-        [x for b in base_blocks for x in b],
-        [x for b in head_blocks for x in b],
+        [x for p in base for x in p],
+        [x for p in head for x in p],
         noise_floor=floor,
-        block_medians=(b_meds, h_meds),
+        process_medians=(b_meds, h_meds),
         **options,  # type: ignore[arg-type]
     )
 
@@ -176,24 +202,24 @@ def compare_generations(
     generations: Sequence[tuple[Sequence[Sequence[float]], Sequence[Sequence[float]]]],
     **options: float,
 ) -> Verdict:
-    """The verdict from blocks measured in generations: (base blocks, head blocks) of processes
+    """The verdict from processes measured in generations: (base processes, head processes)
     that ran side by side, one generation after another. Drift between generations moves both
     sides alike, so it must not count as noise: the floor is the largest spread within one
     generation, and the effect is the mean of the generations' effects."""
     generations = [(base, head) for base, head in generations if base and head]
     if not generations:
         raise ValueError(f"{case}: no generation measured both sides")
-    each = [compare_blocks(case, base, head, **options) for base, head in generations]
+    each = [compare_processes(case, base, head, **options) for base, head in generations]
     if len(each) == 1:
         return each[0]
     return compare_samples(
         case,
-        [x for base, _ in generations for block in base for x in block],
-        [x for _, head in generations for block in head for x in block],
+        [x for base, _ in generations for process in base for x in process],
+        [x for _, head in generations for process in head for x in process],
         noise_floor=max(v.noise_floor for v in each),
-        block_medians=(
-            [m for v in each for m in v.base_blocks],
-            [m for v in each for m in v.head_blocks],
+        process_medians=(
+            [m for v in each for m in v.base_processes],
+            [m for v in each for m in v.head_processes],
         ),
         change=float(np.mean([v.change for v in each])),
         **options,  # type: ignore[arg-type]
@@ -202,43 +228,29 @@ def compare_generations(
 
 def confirm(first: Verdict, rerun: Verdict) -> Verdict:
     """A suspected regression stands only if its re-measurement says so too; else ``unsure``."""
-    if first.verdict != REGRESSION:
+    if first.outcome != REGRESSION:
         return first
-    return rerun if rerun.verdict == REGRESSION else replace(rerun, verdict=UNSURE)
-
-
-def format_verdicts(verdicts: Sequence[Verdict], markdown: bool = False) -> str:
-    """A table: case, verdict, base and head medians with CIs, change, p, noisy flag."""
-    if not verdicts:
-        return "(no case was measured in both runs)"
-    header = ["case", "verdict", "base median", "head median", "change", "p", "floor", "noisy"]
-
-    def ms(v: float) -> str:
-        return f"{v * 1e3:.4g} ms"
-
-    rows = [
-        [
-            v.case,
-            v.verdict,
-            f"{ms(v.base_median)} [{ms(v.base_ci[0])}, {ms(v.base_ci[1])}]",
-            f"{ms(v.head_median)} [{ms(v.head_ci[0])}, {ms(v.head_ci[1])}]",
-            f"{v.change:+.1%}",
-            f"{v.p_value:.2g}",
-            f"{v.noise_floor:.1%}",
-            "noisy" if v.noisy else "",
-        ]
-        for v in verdicts
-    ]
-    if markdown:
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(r) + " |" for r in rows]
-        return "\n".join(lines)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-        for r in [header, ["-" * w for w in widths], *rows]
-    )
+    return rerun if rerun.outcome == REGRESSION else replace(rerun, outcome=UNSURE)
 
 
 def failed(verdicts: Sequence[Verdict]) -> list[Verdict]:
-    return [v for v in verdicts if v.verdict == REGRESSION]
+    return [v for v in verdicts if v.outcome == REGRESSION]
+
+
+def judge_and_confirm(
+    cases: Sequence[str],
+    judge: Callable[[str], Verdict | None],
+    remeasure: Callable[[list[str]], Callable[[str], Verdict]],
+) -> tuple[list[Verdict], list[str]]:
+    """Decide each case, then confirm-by-rerun: the suspected regressions are measured again
+    (``remeasure`` runs that and returns the judge over all the evidence), and a regression
+    stands only if that judge says so too. ``judge`` returns None for a case it cannot decide.
+    Returns the verdicts in case order and the re-measured cases."""
+    first = {case: judge(case) for case in cases}
+    verdicts = {case: v for case, v in first.items() if v is not None}
+    suspects = [case for case, v in verdicts.items() if v.outcome == REGRESSION]
+    if suspects:
+        final = remeasure(suspects)
+        for case in suspects:
+            verdicts[case] = confirm(verdicts[case], final(case))
+    return [verdicts[case] for case in cases if case in verdicts], suspects

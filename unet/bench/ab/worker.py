@@ -6,25 +6,31 @@ processes per side), each with one end of a socket pair whose file descriptor is
 or a case's setup more than once. A worker runs only while it holds the turn: before each case,
 before each round block and before finishing the session it reports where it is and waits until
 the coordinator says go. So exactly one process runs at a time, and the coordinator alternates
-the sides per block (ABBA...), which makes drift hit both sides alike.
+the sides per round block (ABBA...), which makes drift hit both sides alike.
 
 Messages are JSON lines. Worker to coordinator: ``{"hello": side, "cases": [...]}`` after
 collection; ``{"case", "stage", "samples"}`` to ask for the turn, where ``stage`` is ``setup``,
-a block index or ``final`` and ``samples`` are the per-round seconds of the block just finished.
+a round-block index or ``final`` and ``samples`` are the per-round seconds of the round block
+just finished.
 Coordinator to worker: ``{"go": true|false, "blocks": n, "side_blocks": m}``: this worker runs
-``n`` of its side's ``m`` blocks of the case (the side's rounds are split over ``m``); ``go``
-false after its last block of a case means "stop measuring it".
+``n`` of its side's ``m`` round blocks of the case (the side's rounds are split over ``m``); ``go``
+false after its last round block of a case means "stop measuring it".
 
-This module must not import torch: the coordinator reads ``PROTOCOL`` from the base's copy of
-this file to decide whether the base can be run this way.
+The coordinator reads ``PROTOCOL`` from the base's copy of this file (or of
+``unet/bench/abworker.py``, where it lived before) to decide whether the base can be run this
+way. This module must stay free of torch: the coordinator imports it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from unet.bench import pbcompat
 
 PROTOCOL = 1  # bump on any change to the messages above
 ENV_FD = "UNET_BENCH_AB_FD"
@@ -43,8 +49,10 @@ class Channel:
         self._sock = socket.socket(fileno=fd)
         self._in = self._sock.makefile("r", encoding="utf-8")
         self._out = self._sock.makefile("w", encoding="utf-8")
-        self.blocks = DEFAULT_BLOCKS // 2  # this worker's blocks of the case; set by each grant
-        self.side_blocks = DEFAULT_BLOCKS  # its side's blocks of the case
+        self.blocks = (
+            DEFAULT_BLOCKS // 2
+        )  # this worker's round blocks of the case; set by each grant
+        self.side_blocks = DEFAULT_BLOCKS  # its side's round blocks of the case
 
     @classmethod
     def from_env(cls) -> Channel | None:
@@ -59,7 +67,7 @@ class Channel:
         self.send(hello=self.side, protocol=PROTOCOL, cases=list(cases))
 
     def turn(self, case: str, stage: str | int, samples: Sequence[float] = ()) -> bool:
-        """Report ``samples`` of the block just run, wait for the turn; False means stop."""
+        """Report ``samples`` of the round block just run, wait for the turn; False means stop."""
         self.send(case=case, stage=stage, samples=list(samples))
         line = self._in.readline()
         if not line:
@@ -68,3 +76,35 @@ class Channel:
         self.blocks = int(reply.get("blocks", self.blocks))
         self.side_blocks = int(reply.get("side_blocks", self.side_blocks))
         return bool(reply["go"])
+
+
+def time_in_turns(
+    channel: Channel,
+    benchmark: Any,
+    name: str,
+    timed: Callable[[], object],
+    per_call: float,
+    budget: tuple[float, int],
+) -> dict[str, object]:
+    """Time ``name`` as a paired worker: the rounds pytest-benchmark would run for this side
+    (``budget`` = its max time and min rounds), split into round blocks that take turns with
+    the other workers; this worker runs ``channel.blocks`` of them. Returns extra_info fields."""
+    max_time, min_rounds = budget
+    rounds = max(min_rounds, math.ceil(max_time / max(per_call, 1e-9)))
+    per_block = max(1, round(rounds / channel.side_blocks))
+    started = 0  # rounds started so far
+
+    def setup() -> None:
+        """Untimed, before each round: at a round block's start, wait for the turn."""
+        nonlocal started
+        block, first = divmod(started, per_block)
+        if first == 0:
+            last = pbcompat.samples(benchmark)[-per_block:] if block else []
+            if not channel.turn(name, block, last):
+                raise RuntimeError(f"unet-bench ab: round block {block} of {name} was refused")
+        started += 1
+
+    benchmark.pedantic(timed, setup=setup, rounds=channel.blocks * per_block, iterations=1)
+    # report the last round block; the coordinator's answer only says that the case is done
+    channel.turn(name, channel.blocks, pbcompat.samples(benchmark)[-per_block:])
+    return {"ab_rounds_per_block": per_block}

@@ -1,0 +1,59 @@
+"""The layout stays one a newcomer can read: small modules and functions, one seam to
+pytest-benchmark's internals, a thin benchmarks/conftest.py."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CODE = sorted(
+    p for folder in ("unet", "benchmarks", "scripts") for p in (REPO / folder).rglob("*.py")
+)
+COMPAT = REPO / "unet" / "bench" / "pbcompat.py"
+MAX_MODULE_LINES, MAX_FUNCTION_LINES, MAX_CONFTEST_LINES = 300, 50, 60
+# what pytest-benchmark does not document as its interface
+INTERNALS = re.compile(
+    r"_benchmarksession|compared_mapping|stats\.stats|stats\.iterations|benchmark\.disabled"
+    r"|benchmark\.group\s*=|FileStorage|get_machine_id|option\.benchmark_\w+\s*="
+    r"|(from|import) pytest_benchmark"
+)
+
+
+def relative(path: Path) -> str:
+    return str(path.relative_to(REPO))
+
+
+@pytest.mark.parametrize("path", CODE, ids=relative)
+def test_modules_and_functions_stay_small(path):
+    text = path.read_text()
+    assert len(text.splitlines()) <= MAX_MODULE_LINES
+    long = [
+        f"{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+    ]
+    assert long == []
+
+
+@pytest.mark.parametrize("path", [p for p in CODE if p != COMPAT], ids=relative)
+def test_only_the_compatibility_module_touches_pytest_benchmark_internals(path):
+    assert INTERNALS.findall(path.read_text()) == []
+
+
+def test_the_pattern_finds_what_it_must():
+    found = {m.group(0) for m in INTERNALS.finditer(COMPAT.read_text())}
+    assert {"stats.stats", "FileStorage", "get_machine_id", "from pytest_benchmark"} <= found
+
+
+def test_conftest_only_registers_the_plugin_and_the_cases():
+    conftest = REPO / "benchmarks" / "conftest.py"
+    text = conftest.read_text()
+    assert len(text.splitlines()) <= MAX_CONFTEST_LINES
+    assert 'pytest_plugins = ["unet.bench.plugin"]' in text
+    hooks = {n.name for n in ast.parse(text).body if isinstance(n, ast.FunctionDef)}
+    assert hooks == {"pytest_generate_tests", "run_case"}

@@ -1,0 +1,106 @@
+"""Same-runner A/B: a base revision against the working tree, on one machine, in one job.
+
+The base is checked out in a temporary git worktree (the user's tree is never touched). A base
+that speaks the paired protocol is measured by paired workers taking turns (``coordinator``); an
+older one in whole-suite process blocks (``legacy``). Suspected regressions are re-measured in
+fresh processes before they count (``verdict.judge_and_confirm``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from unet.bench.ab import worker
+from unet.bench.ab.coordinator import WorkerProcess, run_generation
+from unet.bench.ab.git import base_worktree, resolve_revision, sigterm_as_interrupt, toplevel
+from unet.bench.ab.legacy import measure_in_process_blocks
+from unet.bench.ab.result import PROCESS_BLOCKS, ABResult
+from unet.bench.ab.schedule import SIDES, Schedule
+from unet.bench.ab.settings import PAIRED_WORKERS, ABSettings
+from unet.bench.runs import cost_changes_between
+from unet.bench.verdict import Verdict, compare_generations, judge_and_confirm
+
+# where a tree keeps its worker side: today's path first, then where it lived before
+WORKER_FILES = ("unet/bench/ab/worker.py", "unet/bench/abworker.py")
+
+
+def speaks_paired_protocol(tree: Path) -> bool:
+    """Whether the suite in ``tree`` can run as a paired worker of this version."""
+    for relative in WORKER_FILES:
+        path = tree / relative
+        if path.exists():
+            found = re.search(r"^PROTOCOL = (\d+)", path.read_text(), re.M)
+            return found is not None and int(found.group(1)) == worker.PROTOCOL
+    return False
+
+
+def check_base(settings: ABSettings, base_rev: str) -> tuple[Path, str]:
+    """The head's tree and the base's commit id; ABUsageError before anything is created."""
+    head_tree = toplevel(settings.repo)
+    return head_tree, resolve_revision(head_tree, base_rev)
+
+
+def run_ab(settings: ABSettings, base_rev: str) -> ABResult:
+    head_tree, sha = check_base(settings, base_rev)
+    settings.out.mkdir(parents=True, exist_ok=True)
+    with sigterm_as_interrupt(), base_worktree(head_tree, sha) as base_tree:
+        trees = {"base": base_tree, "head": head_tree}
+        if speaks_paired_protocol(base_tree):
+            return measure_paired(settings, trees, ABResult(base_rev=base_rev))
+        settings.say("the base predates paired workers; measuring in process blocks")
+        result = ABResult(base_rev=base_rev, mode=PROCESS_BLOCKS)
+        return measure_in_process_blocks(settings, trees, result)
+
+
+def measure_paired(settings: ABSettings, trees: dict[str, Path], result: ABResult) -> ABResult:
+    settings.say(
+        f"paired workers, {PAIRED_WORKERS} per side, {settings.blocks} round blocks per case "
+        "and side"
+    )
+    first, workers = run_generation(settings, trees, 0, {}, costs=True)
+    generations = [first]
+
+    def judge(case: str) -> Verdict:
+        """Each process counts once; judged per generation (see compare_generations)."""
+        per_generation = [
+            (g.process_samples("base", case), g.process_samples("head", case)) for g in generations
+        ]
+        return compare_generations(case, per_generation, min_effect=settings.min_effect)
+
+    def remeasure(suspects: list[str]):
+        # fresh processes: a process's own speed is the likeliest cause of a false alarm, and
+        # the same processes would repeat it
+        settings.say(f"re-measuring {len(suspects)} suspected regression(s) in new workers")
+        node_ids = {
+            side: [_side_run(settings, workers, side).cases[c]["fullname"] for c in suspects]
+            for side in SIDES
+        }
+        again, more = run_generation(settings, trees, PAIRED_WORKERS, node_ids, costs=False)
+        workers.extend(more)
+        generations.append(again)
+        return judge  # now over both generations
+
+    measured = {side: set(first.samples[side]) for side in SIDES}
+    common = sorted(measured["base"] & measured["head"])
+    result.verdicts, result.reruns = judge_and_confirm(common, judge, remeasure)
+    write_turns(settings.out / "schedule.tsv", generations)
+    result.base = _side_run(settings, workers, "base")
+    result.head = _side_run(settings, workers, "head")
+    result.unmatched = sorted(measured["base"] ^ measured["head"])
+    result.cost_changes = cost_changes_between(result.base, result.head)
+    return result
+
+
+def _side_run(settings: ABSettings, workers: list[WorkerProcess], side: str):
+    names = [w.state.name for w in workers if w.state.side == side]
+    return settings.side_run(names, side, logs=settings.out)
+
+
+def write_turns(path: Path, generations: list[Schedule]) -> None:
+    """schedule.tsv: every turn given, in order (seconds since the first)."""
+    turns = [(str(i + 1), *turn) for i, g in enumerate(generations) for turn in g.log]
+    t0 = turns[0][1] if turns else 0.0
+    rows = ["generation\tseconds\tworker\tcase\tstage\tgo"]
+    rows += [f"{g}\t{t - t0:.3f}\t{w}\t{c}\t{st}\t{go}" for g, t, w, c, st, go in turns]
+    path.write_text("\n".join(rows) + "\n")

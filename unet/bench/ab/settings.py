@@ -1,0 +1,77 @@
+"""What an A/B run was asked for, and how it starts one side's suite in a child process."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from unet.bench.ab.worker import DEFAULT_BLOCKS
+from unet.bench.invoke import suite_command
+from unet.bench.runs import Run, load_run, merge_runs
+
+# Worker processes per side: a process has its own speed (memory placement, kernel code); with
+# two per side that spread shows between the process medians instead of passing for a change.
+PAIRED_WORKERS = 2
+
+
+class ABError(RuntimeError):
+    """A/B could not run (a suite that crashed or wrote no results)."""
+
+
+class ABUsageError(ABError):
+    """A/B was asked for something that cannot be (an unknown revision, not a git tree)."""
+
+
+@dataclass
+class ABSettings:
+    repo: Path  # the working tree measured as "head"
+    out: Path  # where each worker's JSON and log go
+    device: str = "auto"
+    quick: bool = False
+    blocks: int = DEFAULT_BLOCKS  # round blocks per case and side (paired workers)
+    min_effect: float = 0.03
+    pytest_args: Sequence[str] = ()
+    log: TextIO = field(default=sys.stderr)
+
+    def say(self, message: str) -> None:
+        print(f"unet-bench ab: {message}", file=self.log, flush=True)
+
+    def command(self, name: str, cases: Sequence[str], extra: Sequence[str]) -> list[str]:
+        """The suite command of the process ``name``, on ``cases`` (node ids, relative to the
+        tree's root; all when empty), writing ``<out>/<name>.json``."""
+        return suite_command(
+            list(cases) or ["benchmarks"],
+            device=self.device,
+            storage=self.out / "storage",  # never the user's runs
+            quick=self.quick,
+            options=[
+                "-q",
+                f"--benchmark-json={self.result_path(name)}",
+                *self.pytest_args,
+                *extra,
+            ],
+        )
+
+    def result_path(self, name: str) -> Path:
+        return self.out / f"{name}.json"
+
+    @staticmethod
+    def env(tree: Path, **extra: str) -> dict[str, str]:
+        # each tree imports its own unet package
+        path = os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")])
+        return {**os.environ, "PYTHONPATH": path, **extra}
+
+    def side_run(self, names: Sequence[str], side: str, logs: Path | None = None) -> Run:
+        """The merged results of the processes ``names`` of one side."""
+        runs = []
+        for name in names:
+            path = self.result_path(name)
+            if not path.exists():
+                where = f"; see {logs / (name + '.log')}" if logs else ""
+                raise ABError(f"the {side} suite wrote no results{where}")
+            runs.append(load_run(path))
+        return merge_runs(runs)

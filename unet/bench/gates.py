@@ -1,0 +1,121 @@
+"""The suite's two gates: the exact cost gate (every case against the committed cost manifest and
+the compared run) and the noise-aware ``--verdict`` (decide, re-measure suspects, confirm)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import torch
+
+from unet.bench.manifest import DEFAULT_PATH, UPDATE_COMMAND, cost_changes, write_manifest
+from unet.bench.runner import KeptCase
+from unet.bench.runs import Run
+from unet.bench.timing import rerun_samples
+from unet.bench.verdict import Verdict, compare_samples, judge_and_confirm
+
+
+@dataclass(frozen=True)
+class ComparedRun:
+    """A saved run that --benchmark-compare loaded, with the label its messages use."""
+
+    label: str  # the file name, e.g. 0001_unversioned_20261129_140501.json
+    run: Run
+
+    def entry(self, nodeid: str) -> dict | None:
+        return next((c for c in self.run.cases.values() if c.get("fullname") == nodeid), None)
+
+
+@dataclass
+class CostGate:
+    manifest_path: Path
+    manifest: dict[str, dict[str, object]]  # case name -> cost entry
+    update: bool  # --update-cost-manifest: record the changes instead of failing on them
+    costs: dict[str, dict[str, object]] = field(default_factory=dict)  # this run's, by case
+    changes: list[tuple[str, str, object, object]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # cases the manifest does not know
+
+    def check(self, name: str, nodeid: str, extra: dict, compared: list[ComparedRun]) -> None:
+        """Fail the running case when its costs differ from the manifest's or a compared
+        run's, or when the manifest lacks it (unless this run updates the manifest)."""
+        self.costs[name] = extra
+        references = []
+        if name in self.manifest:
+            references.append(("cost manifest", self.manifest[name]))
+        else:
+            self.missing.append(name)
+        for run in compared:
+            saved = run.entry(nodeid)
+            if saved is not None:
+                references.append((run.label, saved.get("extra_info", {})))
+        failures = []
+        for source, old in references:
+            for f, before, after in cost_changes(old, extra):
+                self.changes.append((name, f, before, after))
+                failures.append(f"{f}: {before!r} -> {after!r} (vs {source})")
+        if self.update:
+            return
+        if failures:
+            pytest.fail(f"{name}: cost changed: " + "; ".join(failures), False)
+        if name not in self.manifest:
+            pytest.fail(f"{name}: not in the cost manifest {self.manifest_path}", False)
+
+    def finish(self) -> None:
+        if self.update and self.costs:
+            write_manifest(self.manifest_path, {**self.manifest, **self.costs})
+
+    def missing_message(self) -> str:
+        names = "\n".join(f"  {name}" for name in self.missing)
+        manifest = (
+            "" if self.manifest_path == DEFAULT_PATH else f" --cost-manifest {self.manifest_path}"
+        )
+        return (
+            f"unet-bench: {len(self.missing)} cases are not in the cost manifest "
+            f"{self.manifest_path}:\n{names}\nAdd them (after checking their costs) with: "
+            f"{UPDATE_COMMAND}{manifest}"
+        )
+
+
+@dataclass
+class VerdictGate:
+    min_effect: float
+    floors: dict[str, float]  # case -> scatter of its medians over this hardware's saved runs
+    warmup_s: float  # before re-measuring a suspect
+    verdicts: list[Verdict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # cases that could not be judged, and why
+    reruns: list[str] = field(default_factory=list)
+
+    def decide(self, kept: dict[str, KeptCase], compared: list[ComparedRun]) -> None:
+        """Judge every timed case against the compared run; suspects are measured again."""
+        saved = {name: run.run for run in compared for name in run.run.cases}
+
+        def options(name: str) -> dict[str, float]:
+            return {"min_effect": self.min_effect, "noise_floor": self.floors.get(name, 0.0)}
+
+        def judge(name: str) -> Verdict | None:
+            if name not in saved:
+                self.notes.append(f"{name}: not in the compared run")
+                return None
+            if not saved[name].samples(name):
+                self.notes.append(
+                    f"{name}: the compared run has no raw samples; save runs with "
+                    "--benchmark-save-data (unet-bench run does)"
+                )
+                return None
+            base = saved[name].samples(name)
+            return compare_samples(name, base, kept[name].samples, **options(name))
+
+        def remeasure(suspects: list[str]):
+            again = {}
+            with torch.no_grad():
+                for name in suspects:
+                    case = kept[name]
+                    again[name] = rerun_samples(
+                        case.timed, len(case.samples), case.iterations, self.warmup_s
+                    )
+            return lambda name: compare_samples(
+                name, saved[name].samples(name), again[name], **options(name)
+            )
+
+        self.verdicts, self.reruns = judge_and_confirm(list(kept), judge, remeasure)

@@ -1,0 +1,182 @@
+"""The suite's own command-line options, each checked when pytest parses it (``type=`` callables,
+so a bad value is a usage error, exit 4, naming the option, the value and what is valid)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+
+from unet.bench.hardware import resolve_device
+from unet.bench.manifest import DEFAULT_PATH as MANIFEST
+from unet.bench.runner import DTYPES
+from unet.bench.verdict import MIN_EFFECT
+from unet.choices import unsupported
+
+DEFAULT_BATCH_SIZES = (1, 32)
+
+
+def device(text: str) -> torch.device:
+    try:
+        return resolve_device(text)
+    except ValueError as err:  # unknown name, or CUDA asked for without a GPU
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def dtype_name(text: str) -> str:
+    if text not in DTYPES:
+        raise argparse.ArgumentTypeError(unsupported("--dtype", text, sorted(DTYPES)))
+    return text
+
+
+def batch_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(
+            f"--batch-sizes {text!r}: expected comma-separated positive integers, e.g. 1,32"
+        )
+    return sizes
+
+
+def _at_least_zero(option: str, unit: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not value >= 0:  # also refuses nan
+            raise argparse.ArgumentTypeError(
+                f"{option} {text!r}: expected a number >= 0 ({unit}); valid range [0, inf)"
+            )
+        return value
+
+    return parse
+
+
+warmup_seconds = _at_least_zero("--warmup-time", "seconds")
+min_effect = _at_least_zero("--min-effect", "a fraction of the median: 0.03 = 3 %")
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("unet-bench")
+    _add_case_options(group)
+    _add_gate_options(group)
+
+
+def _add_case_options(g: pytest.OptionGroup) -> None:
+    """What is measured and how."""
+    g.addoption(
+        "--device",
+        type=device,
+        default="auto",
+        help="auto (CUDA when present, else CPU), cpu, cuda, cuda:N",
+    )
+    g.addoption(
+        "--dtype", type=dtype_name, default="float32", help="float32 (default), float16 or bfloat16"
+    )
+    g.addoption("--channels-last", action="store_true", help="NHWC memory format")
+    g.addoption(
+        "--batch-sizes",
+        type=batch_sizes,
+        default=",".join(map(str, DEFAULT_BATCH_SIZES)),
+        help="comma-separated batch sizes of the model and norm cases (default 1,32)",
+    )
+    g.addoption(
+        "--quick",
+        action="store_true",
+        help="CPU-CI tier: 4 model variants covering every choice, batch = first size",
+    )
+    g.addoption(
+        "--warmup-time",
+        type=warmup_seconds,
+        default=None,
+        help="seconds of warmup per case, >= 0 (default 0.3 on CUDA, 0.05 on CPU)",
+    )
+
+
+def _add_gate_options(g: pytest.OptionGroup) -> None:
+    """What a run is checked against."""
+    g.addoption(
+        "--update-cost-manifest",
+        action="store_true",
+        help="rewrite the cost manifest with this run's costs (intended changes)",
+    )
+    g.addoption(
+        "--cost-manifest",
+        type=Path,
+        default=MANIFEST,
+        help="the cost manifest to check against (default benchmarks/cost_manifest.json)",
+    )
+    g.addoption(
+        "--verdict",
+        action="store_true",
+        help="decide each case against the compared run with a rank test on raw "
+        "samples; re-measure suspected regressions; exit 1 only on a confirmed one "
+        "(needs --benchmark-compare against a run saved with --benchmark-save-data)",
+    )
+    g.addoption(
+        "--min-effect",
+        type=min_effect,
+        default=MIN_EFFECT,
+        help=f"smallest relative median change --verdict counts, >= 0 (default {MIN_EFFECT})",
+    )
+    g.addoption(
+        "--do-bench",
+        action="store_true",
+        help="CUDA only: also time each case with triton.testing.do_bench (median) and "
+        "record do_bench_median_s, to check this suite's timings against it",
+    )
+    g.addoption(
+        "--skip-costs",
+        action="store_true",
+        help="do not count costs (no cost gate); for A/B workers that do not count them",
+    )
+    g.addoption(
+        "--allow-other-hardware",
+        action="store_true",
+        help="compare against a run from different hardware (latencies not comparable)",
+    )
+
+
+@dataclass(frozen=True)
+class SuiteOptions:
+    """The parsed options of the suite, typed."""
+
+    device: torch.device  # resolved: auto is CUDA when present, else CPU
+    dtype: str  # a key of DTYPES; the weights and input are cast to it
+    channels_last: bool  # NHWC model and input
+    batch_sizes: tuple[int, ...]  # of the model and norm cases
+    quick: bool  # the CPU-CI tier
+    warmup_time: float | None  # seconds per case; None: the device's default
+    update_cost_manifest: bool  # write this run's costs instead of failing on changes
+    cost_manifest: Path  # the manifest the cost gate checks
+    verdict: bool  # noise-aware verdicts against the compared run
+    min_effect: float  # smallest relative change a verdict counts
+    do_bench: bool  # also time with triton's do_bench (CUDA)
+    skip_costs: bool  # no cost counting and no cost gate
+    allow_other_hardware: bool  # compare with a run of other hardware anyway
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> SuiteOptions:
+        o = config.option
+        return cls(
+            device=o.device,
+            dtype=o.dtype,
+            channels_last=o.channels_last,
+            batch_sizes=o.batch_sizes,
+            quick=o.quick,
+            warmup_time=o.warmup_time,
+            update_cost_manifest=o.update_cost_manifest,
+            cost_manifest=o.cost_manifest,
+            verdict=o.verdict,
+            min_effect=o.min_effect,
+            do_bench=o.do_bench,
+            skip_costs=o.skip_costs,
+            allow_other_hardware=o.allow_other_hardware,
+        )

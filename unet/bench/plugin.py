@@ -1,0 +1,121 @@
+"""The suite's pytest plugin (registered by ``benchmarks/conftest.py`` through ``pytest_plugins``).
+
+Module-level hooks add the options and, once they are parsed, build the run's ``SuiteState`` and
+register one ``UnetBenchPlugin`` object holding it; that object's hooks report the hardware,
+stamp saved runs, refuse comparisons across hardware, let a paired A/B worker take turns, run the
+gates' end-of-session work and print their summaries.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from unet.bench import pbcompat
+from unet.bench.ab.worker import FINAL, SETUP
+from unet.bench.gates import ComparedRun
+from unet.bench.hardware import differing_fields, other_hardware_message
+from unet.bench.options import add_options
+from unet.bench.render import cost_change_table, verdict_table
+from unet.bench.runs import run_from_json
+from unet.bench.state import PLUGIN_NAME, SuiteState, build_state
+from unet.bench.verdict import failed
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Runs before pytest-benchmark's own (trylast) configure, so the storage and compare options
+    # it reads already point at this hardware's runs.
+    pbcompat.check_version()
+    config.pluginmanager.register(UnetBenchPlugin(build_state(config)), PLUGIN_NAME)
+
+
+class UnetBenchPlugin:
+    def __init__(self, state: SuiteState) -> None:
+        self.state = state
+
+    # --- what the run is, for the header and for saved runs --------------------------------
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        s = self.state
+        lines = [f"unet-bench: hardware key {s.key}", f"unet-bench: {s.hardware}"]
+        if s.device.type == "cpu":
+            lines.append(f"unet-bench: CPU threads {torch.get_num_threads()}")
+        return lines
+
+    def pytest_benchmark_update_machine_info(self, config: pytest.Config, machine_info: dict):
+        machine_info["unet_bench"] = {
+            **self.state.hardware,
+            "key": self.state.key,
+            "dtype": self.state.options.dtype,
+            "channels_last": self.state.options.channels_last,
+        }
+
+    def pytest_benchmark_compare_machine_info(
+        self, config: pytest.Config, machine_info: dict, compared_benchmark: dict
+    ) -> None:
+        """Called once per compared run, in the order of ``state.compare_paths``."""
+        s = self.state
+        theirs = compared_benchmark.get("machine_info", {}).get("unet_bench", {})
+        diff = differing_fields(s.hardware, theirs)
+        if diff and not s.options.allow_other_hardware:
+            subject = "--benchmark-compare: the saved run is from other hardware"
+            raise pytest.UsageError(other_hardware_message(subject, diff))
+        index = len(s.compared)
+        path = s.compare_paths[index] if index < len(s.compare_paths) else None
+        label = path.name if path else f"compared run {index + 1}"
+        s.compared.append(ComparedRun(label, run_from_json(compared_benchmark, path)))
+
+    # --- paired A/B worker (unet/bench/ab/worker.py): take turns with the other revision ----
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.state.runner.channel is not None:
+            self.state.runner.channel.hello([item.name for item in session.items])
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):
+        if self.state.runner.channel is not None:
+            # building the case's model is work too: wait for the turn
+            self.state.runner.channel.turn(item.name, SETUP)
+        yield
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session):
+        yield
+        if self.state.runner.channel is not None:
+            # write results only once the other side has measured its last
+            self.state.runner.channel.turn("", FINAL)
+
+    # --- end of the session: the gates' verdicts and summaries ------------------------------
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        s = self.state
+        if s.verdict_gate is not None and s.runner.kept:
+            s.verdict_gate.decide(s.runner.kept, s.compared)
+            if failed(s.verdict_gate.verdicts) and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if s.cost_gate is not None:
+            s.cost_gate.finish()
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        tr, cost, verdicts = terminalreporter, self.state.cost_gate, self.state.verdict_gate
+        if cost is not None and cost.changes:
+            verb = "recorded" if cost.update else "COST REGRESSION"
+            tr.section(f"unet-bench: cost changes ({verb})", sep="-", red=not cost.update)
+            tr.write_line(cost_change_table(cost.changes))
+        if verdicts is not None and (verdicts.verdicts or verdicts.notes):
+            tr.section("unet-bench: noise-aware verdicts", sep="-")
+            tr.write_line(verdict_table(verdicts.verdicts))
+            for note in verdicts.notes:
+                tr.write_line(note)
+            regressions = failed(verdicts.verdicts)
+            if regressions:
+                names = ", ".join(v.case for v in regressions)
+                tr.write_line(f"unet-bench: confirmed regression in {names}", red=True)
+        if cost is not None and cost.update and cost.costs:
+            tr.write_line(f"unet-bench: wrote {len(cost.costs)} cases to {cost.manifest_path}")
+        elif cost is not None and cost.missing:
+            tr.write_line(cost.missing_message(), red=True)

@@ -1,0 +1,142 @@
+"""All of one suite run's state in one typed object, built once from the parsed options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from unet.bench import pbcompat
+from unet.bench.ab.worker import Channel
+from unet.bench.gates import ComparedRun, CostGate, VerdictGate
+from unet.bench.hardware import hardware_info, hardware_key
+from unet.bench.manifest import ManifestError, load_manifest
+from unet.bench.options import SuiteOptions
+from unet.bench.runner import CaseRunner
+from unet.bench.runs import history_spread
+from unet.bench.storage import compare_target, keyed_storage, saved_runs, storage_root
+
+PLUGIN_NAME = "unet-bench"  # the plugin object holding the state, in pytest's plugin manager
+
+
+@dataclass
+class SuiteState:
+    options: SuiteOptions
+    hardware: dict[str, str]  # the fields that identify this device and its software
+    key: str  # the hardware key: the storage folder's name
+    folder: Path | None  # this hardware's run folder; None for non-file storage
+    runner: CaseRunner
+    cost_gate: CostGate | None  # None with --skip-costs
+    verdict_gate: VerdictGate | None  # None without --verdict
+    compare_paths: list[Path] = field(default_factory=list)  # what --benchmark-compare loads
+    compared: list[ComparedRun] = field(default_factory=list)  # as pytest-benchmark loaded them
+
+    @property
+    def device(self) -> torch.device:
+        return self.options.device
+
+    def measure(
+        self,
+        benchmark: Any,
+        node: pytest.Item,
+        module: nn.Module,
+        x: torch.Tensor,
+        info: dict[str, object],
+        repeat: int = 1,
+    ) -> dict[str, object]:
+        """Time one case, then apply the cost gate to it."""
+        extra = self.runner.run(benchmark, node.name, module, x, info, repeat)
+        if self.cost_gate is not None:
+            self.cost_gate.check(node.name, node.nodeid, extra, self.compared)
+        return extra
+
+
+def suite_state(config: pytest.Config) -> SuiteState:
+    """This run's state, from the plugin object that holds it."""
+    return config.pluginmanager.get_plugin(PLUGIN_NAME).state
+
+
+def check_combinations(config: pytest.Config, options: SuiteOptions) -> None:
+    """Options that are valid alone but not together, or not on this machine."""
+    if options.verdict and not pbcompat.compare_option(config):
+        raise pytest.UsageError("--verdict compares against a saved run: add --benchmark-compare")
+    if options.do_bench:
+        if options.device.type != "cuda":
+            raise pytest.UsageError("--do-bench needs a CUDA device (triton times GPU work)")
+        try:
+            import triton.testing  # noqa: F401
+        except ImportError:
+            raise pytest.UsageError("--do-bench needs triton: pip install triton") from None
+
+
+def _storage(config: pytest.Config, key: str) -> tuple[Path | None, list[Path]]:
+    """Point pytest-benchmark's storage at this hardware's folder and resolve what
+    --benchmark-compare will load (a committed baseline when there is no local run)."""
+    root = storage_root(pbcompat.storage_option(config))
+    if root is None:
+        return None, []
+    folder = keyed_storage(root, key)
+    pbcompat.point_storage_at(config, folder)
+    compare = pbcompat.compare_option(config)
+    if not compare:
+        return folder, []
+    try:
+        paths, baseline = compare_target(compare, folder, key)
+    except ValueError as err:
+        raise pytest.UsageError(str(err)) from None
+    if baseline is not None:
+        pbcompat.compare_with(config, baseline)
+    return folder, paths
+
+
+def build_state(config: pytest.Config) -> SuiteState:
+    options = SuiteOptions.from_config(config)
+    check_combinations(config, options)
+    if options.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # autotuned once per shape during warmup
+    info = hardware_info(options.device)
+    key = hardware_key(info)
+    folder, compare_paths = _storage(config, key)
+    cost_gate = None
+    if not options.skip_costs:
+        path = options.cost_manifest
+        try:
+            manifest = load_manifest(path, missing_ok=options.update_cost_manifest)
+        except ManifestError as err:
+            raise pytest.UsageError(str(err)) from None
+        cost_gate = CostGate(path, manifest, update=options.update_cost_manifest)
+    runner = make_runner(config, options)
+    verdict_gate = None
+    if options.verdict:
+        # the scatter of this hardware's saved runs bounds what one run against another proves
+        floors = history_spread(saved_runs(folder)) if folder else {}
+        verdict_gate = VerdictGate(options.min_effect, floors, runner.warmup_s)
+    return SuiteState(options, info, key, folder, runner, cost_gate, verdict_gate, compare_paths)
+
+
+def make_runner(config: pytest.Config, options: SuiteOptions) -> CaseRunner:
+    cuda = options.device.type == "cuda"
+    channel = Channel.from_env()  # set when `unet-bench ab` runs this suite as a paired worker
+    warmup = options.warmup_time
+    if warmup is None:  # seconds; none in a paired A/B worker: the other workers keep it busy
+        warmup = 0.0 if channel else 0.3 if cuda else 0.05
+    return CaseRunner(
+        device=options.device,
+        dtype_name=options.dtype,
+        channels_last=options.channels_last,
+        warmup_s=warmup,
+        # calls, counting the output check: CUDA several for autotuning and clocks; CPU the
+        # check plus one more (a 400 ms batch-32 case needs no more), or just the check in a
+        # paired A/B worker, whose round blocks each start after another process ran, on both
+        # sides alike
+        warmup_iters=3 if cuda else (1 if channel else 2),
+        costs=not options.skip_costs,
+        keep=options.verdict,
+        do_bench=options.do_bench,
+        budget=pbcompat.timing_budget(config),
+        channel=channel,
+    )
