@@ -158,7 +158,13 @@ def test_pytest_benchmark_version_range():
     from unet.bench.pbcompat import installed_version, version_problem
 
     assert version_problem(installed_version()) is None  # what the project installs
-    for fine in ("5.1.0", "5.3.1", "5.99"):
-        assert version_problem(fine) is None
+    for fine in ("5.1.0", "5.3.0", "5.99"):
+        assert version_problem(fine, pytest_version="8.1.0") is None
+    for fine in ("5.3.1", "5.99"):
+        assert version_problem(fine, pytest_version="9.2.0") is None
     for old_or_new in ("5.0.1", "4.0.0", "6.0.0", "not installed"):
-        assert f"found {old_or_new}" in version_problem(old_or_new)
+        assert f"found {old_or_new}" in version_problem(old_or_new, pytest_version="8.4.2")
+    # pytest 9.2 removed an attribute that pytest-benchmark read before 5.3.1
+    problem = version_problem("5.3.0", pytest_version="9.2.0")
+    assert "needs pytest-benchmark >=5.3.1,<6 with pytest 9.2.0" in problem
+    assert "pip install 'pytest-benchmark[histogram]>=5.3.1,<6'" in problem

@@ -194,8 +194,8 @@ unet.bench.pbcompat.installed_version = lambda: "4.0.0"
 
 def test_an_unsupported_pytest_benchmark_stops_the_run(tmp_path):
     out = _usage_error(suite(tmp_path, "--benchmark-disable", plugin=OLD_PYTEST_BENCHMARK))
-    assert "unet-bench needs pytest-benchmark >=5.1.0,<6; found 4.0.0" in out
-    assert "pip install 'pytest-benchmark[histogram]>=5.1.0,<6'" in out
+    assert "unet-bench needs pytest-benchmark >=" in out
+    assert "found 4.0.0. Install it with: pip install 'pytest-benchmark[histogram]>=" in out
 
 
 def test_update_cost_manifest_rewrites_only_the_given_manifest(tmp_path):

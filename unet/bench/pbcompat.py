@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 # 5.1.0 fixed its hooks for pytest >= 8.1; 6 may change what this module reaches into.
 SUPPORTED = (Version("5.1.0"), Version("6"))
+# pytest 9.2 dropped Node._nodeid, which pytest-benchmark read before 5.3.1
+NEWER_PYTEST_NEEDS = (Version("9.2"), Version("5.3.1"))
 REQUIREMENT = f"pytest-benchmark[histogram]>={SUPPORTED[0]},<{SUPPORTED[1]}"
 
 
@@ -28,18 +30,22 @@ def installed_version() -> str:
         return "not installed"
 
 
-def version_problem(installed: str) -> str | None:
-    """Why ``installed`` is outside the supported range, or None when it is inside."""
+def version_problem(installed: str, pytest_version: str = pytest.__version__) -> str | None:
+    """Why ``installed`` is outside the range supported with ``pytest_version``, or None."""
     low, high = SUPPORTED
+    newer_pytest, needs = NEWER_PYTEST_NEEDS
+    if Version(pytest_version) >= newer_pytest:
+        low = needs
     try:
         ok = low <= Version(installed) < high
-    except ValueError:  # "not installed" or an unparsable version
+    except InvalidVersion:  # "not installed"
         ok = False
     if ok:
         return None
     return (
-        f"unet-bench needs pytest-benchmark >={low},<{high}; found {installed}. "
-        f"Install it with: pip install '{REQUIREMENT}'"
+        f"unet-bench needs pytest-benchmark >={low},<{high} with pytest {pytest_version} "
+        f"(>={SUPPORTED[0]} with pytest < {newer_pytest}); found {installed}. "
+        f"Install it with: pip install 'pytest-benchmark[histogram]>={low},<{high}'"
     )
 
 

@@ -68,7 +68,7 @@ def merge_runs(runs: list[Run]) -> Run:
             target = merged.cases[name]
             target["stats"]["data"] = list(target["stats"].get("data") or []) + run.samples(name)
             for key, value in entry.get("extra_info", {}).items():
-                target["extra_info"].setdefault(key, value)  # costs come from the costed block
+                target["extra_info"].setdefault(key, value)  # costs: from the counting process
     return merged
 
 
