@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from unet.bench.ab.result import load_ab_json
+from unet.bench.invoke import suite_command
 
 REPO = Path(__file__).resolve().parents[1]
 # name -> (case, file patched, class whose forward gets the delay, pytest -k selecting the case
@@ -90,9 +91,9 @@ def wall_time_ratio(args: argparse.Namespace, repo: Path, work: Path, ab: list[s
     """One quick suite run, then one A/B run of the same code: their wall times, and the
     chosen case's median in the single run (the scale of the injected delays)."""
     case = CASES[args.case][0]
-    rc, single_s, out = timed([sys.executable, "-m", "pytest", "benchmarks", "--quick", "-q",
-                               f"--device={args.device}", f"--benchmark-json={work}/one.json",
-                               "-p", "no:cacheprovider"], repo)  # fmt: skip
+    single = suite_command(["benchmarks"], device=args.device, storage=work / "runs", quick=True,
+                           options=["-q", f"--benchmark-json={work}/one.json"])  # fmt: skip
+    rc, single_s, out = timed(single, repo)
     if rc:
         sys.exit(f"ab_quality: the single quick run failed (exit {rc}):\n{out[-3000:]}")
     one = json.loads((work / "one.json").read_text())

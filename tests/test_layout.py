@@ -28,8 +28,9 @@ def relative(path: Path) -> str:
 
 
 @pytest.mark.parametrize("path", CODE, ids=relative)
-def test_modules_and_functions_stay_small(path):
+def test_modules_say_what_they_are_for_and_stay_small(path):
     text = path.read_text()
+    assert not text.strip() or ast.get_docstring(ast.parse(text)), "no module docstring"
     assert len(text.splitlines()) <= MAX_MODULE_LINES
     long = [
         f"{node.name} ({node.end_lineno - node.lineno + 1} lines)"
