@@ -4,7 +4,7 @@ so a bad value is a usage error, exit 4, naming the option, the value and what i
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pytest
@@ -164,19 +164,5 @@ class SuiteOptions:
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> SuiteOptions:
-        o = config.option
-        return cls(
-            device=o.device,
-            dtype=o.dtype,
-            channels_last=o.channels_last,
-            batch_sizes=o.batch_sizes,
-            quick=o.quick,
-            warmup_time=o.warmup_time,
-            update_cost_manifest=o.update_cost_manifest,
-            cost_manifest=o.cost_manifest,
-            verdict=o.verdict,
-            min_effect=o.min_effect,
-            do_bench=o.do_bench,
-            skip_costs=o.skip_costs,
-            allow_other_hardware=o.allow_other_hardware,
-        )
+        """The parsed values; each field is named after its option (``--dtype`` -> ``dtype``)."""
+        return cls(**{f.name: getattr(config.option, f.name) for f in fields(cls)})

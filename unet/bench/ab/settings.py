@@ -12,6 +12,7 @@ from typing import TextIO
 from unet.bench.ab.worker import DEFAULT_BLOCKS
 from unet.bench.invoke import suite_command
 from unet.bench.runs import Run, load_run, merge_runs
+from unet.bench.verdict import MIN_EFFECT
 
 # Worker processes per side: a process has its own speed (memory placement, kernel code); with
 # two per side that spread shows between the process medians instead of passing for a change.
@@ -33,7 +34,7 @@ class ABSettings:
     device: str = "auto"
     quick: bool = False
     blocks: int = DEFAULT_BLOCKS  # round blocks per case and side (paired workers)
-    min_effect: float = 0.03
+    min_effect: float = MIN_EFFECT
     pytest_args: Sequence[str] = ()
     log: TextIO = field(default=sys.stderr)
 
