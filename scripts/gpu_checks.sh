@@ -9,8 +9,10 @@
 #   ab-quality-cuda.json  A/A and injected-slowdown A/B runs on the GPU (scripts/ab_quality.py)
 #   checks.log            what ran, with exit codes
 #
-# A machine without network needs fvcore's wheels: prepare them here with
-#   bash ../shared/offline-wheels.sh torchinfo tabulate portalocker
+# A machine without network needs fvcore's wheels, and a pytest-benchmark in the supported range
+# (the suite stops with exit 4 otherwise; see unet/bench/pbcompat.py): prepare them here with
+#   bash ../shared/offline-wheels.sh torchinfo tabulate portalocker 'pytest-benchmark>=5.3.1,<6' \
+#       pygal pygaljs
 # carry .whl, and start the command with the install line that script prints.
 # Usage: bash scripts/gpu_checks.sh [A/B runs, default 5]
 set -uo pipefail
