@@ -46,3 +46,11 @@ def test_unknown_or_missing_command(argv):
     with pytest.raises(SystemExit) as err:
         main(argv)
     assert err.value.code == 2
+
+
+@pytest.mark.parametrize("command", ["compare a.json b.json", "ab --base HEAD"])
+def test_min_effect_out_of_range_is_refused_with_the_range(command, capsys):
+    with pytest.raises(SystemExit) as err:
+        main([*command.split(), "--min-effect", "-2"])
+    assert err.value.code == 2
+    assert "--min-effect '-2': expected a number >= 0" in capsys.readouterr().err
