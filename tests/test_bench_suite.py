@@ -27,7 +27,7 @@ _forward = unet.model.Hourglass.forward
 
 def forward(self, x):
     if self.config.norm == "instance":
-        time.sleep(0.03)
+        time.sleep(0.3)  # >= 6x the case even in the VM's slow mode (20 vs 50 ms)
     return _forward(self, x)
 
 unet.model.Hourglass.forward = forward
@@ -64,6 +64,10 @@ INSTANCE_CASE = "test_model[conv=standard-norm=instance-up=transposed-bs=1]"
 # machine the depthwise-separable ones were seen to switch between speed modes (3.7 vs 8.6 ms)
 # from one process to the next, which a fixed-threshold gate cannot tell from a regression.
 STEADY = "test_model and standard"
+# The native gate's threshold in these tests. On the same VM one process runs a standard-conv
+# case at 20 ms and the next at 50 ms (seen 2026-11-29): a gate between two single processes
+# must allow that, so these tests check the plumbing with a slowdown far beyond it.
+COMPARE_FAIL = "--benchmark-compare-fail=median:300%"
 
 
 def suite(
@@ -120,7 +124,7 @@ def test_runs_are_stored_under_the_hardware_key_with_its_machine_info(saved):
 def test_save_then_compare_same_code_passes(saved, tmp_path):
     proc = suite(
         tmp_path, *FAST, "-k", STEADY, "--benchmark-compare",
-        "--benchmark-compare-fail=median:60%", store=saved,
+        COMPARE_FAIL, store=saved,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout
     assert "Comparing against benchmarks from" in proc.stdout
@@ -130,7 +134,7 @@ def test_save_then_compare_same_code_passes(saved, tmp_path):
 def test_injected_slowdown_fails_naming_only_the_touched_case(saved, tmp_path):
     proc = suite(
         tmp_path, *FAST, "-k", STEADY, "--benchmark-compare",
-        "--benchmark-compare-fail=median:60%", plugin=SLOW_INSTANCE, store=saved,
+        COMPARE_FAIL, plugin=SLOW_INSTANCE, store=saved,
     )  # fmt: skip
     assert proc.returncode == 1, proc.stdout
     flagged = re.findall(r"^\t(test_\S+)", proc.stdout.split("Performance has regressed")[1], re.M)
