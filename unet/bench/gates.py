@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from unet.bench.manifest import DEFAULT_PATH, UPDATE_COMMAND, cost_changes, write_manifest
+from unet.bench.manifest import cost_changes, update_command, write_manifest
 from unet.bench.runner import KeptCase
 from unet.bench.runs import Run
 from unet.bench.timing import rerun_samples
@@ -67,13 +67,10 @@ class CostGate:
 
     def missing_message(self) -> str:
         names = "\n".join(f"  {name}" for name in self.missing)
-        manifest = (
-            "" if self.manifest_path == DEFAULT_PATH else f" --cost-manifest {self.manifest_path}"
-        )
         return (
             f"unet-bench: {len(self.missing)} cases are not in the cost manifest "
             f"{self.manifest_path}:\n{names}\nAdd them (after checking their costs) with: "
-            f"{UPDATE_COMMAND}{manifest}"
+            f"{update_command(self.manifest_path)}"
         )
 
 

@@ -34,6 +34,11 @@ def cost_changes(
 UPDATE_COMMAND = "pytest benchmarks --benchmark-disable --update-cost-manifest"
 
 
+def update_command(path: Path) -> str:
+    """The command that writes the costs of this run's cases into the manifest ``path``."""
+    return UPDATE_COMMAND + ("" if path == DEFAULT_PATH else f" --cost-manifest {path}")
+
+
 class ManifestError(ValueError):
     """A cost manifest that is missing or unreadable; the message says how to mend it."""
 
@@ -45,8 +50,7 @@ def load_manifest(path: Path, missing_ok: bool = False) -> dict[str, dict[str, o
         if missing_ok:
             return {}
         raise ManifestError(
-            f"--cost-manifest {path}: no such file. Create it with: {UPDATE_COMMAND}"
-            + ("" if path == DEFAULT_PATH else f" --cost-manifest {path}")
+            f"--cost-manifest {path}: no such file. Create it with: {update_command(path)}"
         )
     try:
         data = json.loads(path.read_text())
