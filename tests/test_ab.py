@@ -63,7 +63,8 @@ def test_injected_slowdown_is_a_confirmed_regression_and_the_tree_is_untouched(c
     verdicts = {v["case"]: v["outcome"] for v in result["verdicts"]}
     assert verdicts["test_upsample[up=interpolate-bs=1]"] == "regression"
     assert verdicts["test_upsample[up=transposed-bs=1]"] != "regression"
-    assert "Re-measured to confirm: test_upsample[up=interpolate-bs=1]" in proc.stdout
+    assert "Re-measured to confirm: " in proc.stdout
+    assert "test_upsample[up=interpolate-bs=1]" in result["reruns"]
     assert (tmp_path / "out" / "ab.png").stat().st_size > 0
     # both sides ran as two long-lived workers each, taking turns; the suspect was re-measured
     # by two fresh workers per side
@@ -72,7 +73,11 @@ def test_injected_slowdown_is_a_confirmed_regression_and_the_tree_is_untouched(c
     ]
     assert {row[2] for row in schedule if row[0] == "1"} == {"base-0", "base-1", "head-0", "head-1"}
     assert {row[2] for row in schedule if row[0] == "2"} == {"base-2", "base-3", "head-2", "head-3"}
-    assert {row[3] for row in schedule if row[0] == "2"} == {"test_upsample[up=interpolate-bs=1]"}
+    # generation 2 measures just the suspects; on this noisy VM an unchanged case can be a
+    # (later dismissed) suspect too, so the slowed case must be among them, not alone
+    remeasured = {row[3] for row in schedule if row[0] == "2"}
+    assert "test_upsample[up=interpolate-bs=1]" in remeasured
+    assert remeasured == set(result["reruns"])
     assert result["mode"] == "paired"
     # the user's tree is as it was, and no worktree is left behind
     assert git(clone, "status", "--porcelain") == status_before
