@@ -7,7 +7,6 @@ a temporary folder, so the product code carries no test hooks.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -15,9 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-
-REPO = Path(__file__).resolve().parents[1]
-FAST = ["--quick", "--benchmark-max-time=0.05", "--benchmark-min-rounds=3", "--warmup-time=0"]
+from drive import FAST, saved_files, suite
 
 SLOW_INSTANCE = """
 import time
@@ -70,29 +67,6 @@ STEADY = "test_model and standard"
 COMPARE_FAIL = "--benchmark-compare-fail=median:300%"
 
 
-def suite(
-    tmp: Path, *args: str, plugin: str | None = None, store: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        str(REPO / "benchmarks"),
-        "-p",
-        "no:cacheprovider",
-        f"--benchmark-storage=file://{store or tmp / 'store'}",
-        *args,
-    ]
-    env = dict(os.environ)
-    if plugin:
-        (tmp / "injected_plugin.py").write_text(plugin)
-        cmd += ["-p", "injected_plugin"]
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp), env.get("PYTHONPATH")]))
-    proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, env=env, timeout=600)
-    proc.stdout += proc.stderr  # one stream to search
-    return proc
-
-
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store holding one saved quick run of the model cases."""
@@ -100,10 +74,6 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
     proc = suite(tmp, *FAST, "-k", "test_model", "--benchmark-autosave")
     assert proc.returncode == 0, proc.stdout
     return tmp / "store"
-
-
-def saved_files(store: Path) -> list[Path]:
-    return sorted(store.rglob("*.json"))
 
 
 def test_runs_are_stored_under_the_hardware_key_with_its_machine_info(saved):

@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+from unet.bench.manifest import DEFAULT_PATH
 from unet.cli import main
 
 
@@ -16,6 +17,17 @@ def test_costs_json_lists_every_variant(capsys):
     assert first["params"] == 14_129_568
     assert first["mult_adds"] == 989_312_832
     assert first["unsupported_ops"] == ["aten::avg_pool2d"]
+
+
+def test_costs_json_counters_match_the_suites_manifest(capsys):
+    assert main(["costs", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    manifest = json.loads(DEFAULT_PATH.read_text())["cases"]
+    for row in rows:  # counted by `costs` here, by the suite's runner in the manifest
+        counters = manifest[f"test_model[{row['variant']}-bs=1]"]["counters"]["cpu/float32"]
+        assert row["ops"] == counters["ops"]
+        assert row["peak_activation_bytes"] == counters["peak_activation_bytes"]
+    assert len({r["total_ops"] for r in rows}) > 1  # norms and upsampling run different ops
 
 
 def test_costs_table_is_readable(capsys):

@@ -4,7 +4,8 @@ import torch
 from torch import nn
 
 from unet import build_model
-from unet.bench.counters import count_call, count_module_call
+from unet.bench.counters import CallCounts, count_call, count_module_call
+from unet.bench.manifest import cost_changes, cost_entry, lacks_counters, merged_entry, shown
 
 MIB = 2**20
 
@@ -48,3 +49,36 @@ def test_peak_activation_sees_tensors_kept_alive_and_excludes_inputs():
     assert count_call(lambda: chain(False), [x]).peak_activation_bytes == 2 * MIB
     assert count_call(lambda: chain(True), [x]).peak_activation_bytes == 8 * MIB
     assert count_call(lambda: x.view(-1), [x]).peak_activation_bytes == 0  # a view of the input
+
+
+def _extra(ops: dict[str, int], peak: int, on: str = "cpu/float32") -> dict:
+    base = {"params": 1, "flops": 2, "mult_adds": 2, "unsupported_ops": []}
+    return {**base, **CallCounts(ops, peak).as_extra(on)}
+
+
+def test_cost_changes_name_each_operator_and_the_peak():
+    old = cost_entry(_extra({"aten.relu": 10, "aten.cat": 5}, 3 * MIB))
+    new = _extra({"aten.relu": 10, "aten.cat": 5, "aten.clone": 10}, 67 * MIB)
+    assert cost_changes(old, new) == [
+        ("ops aten.clone", 0, 10),
+        ("total_ops", 15, 25),
+        ("peak_activation_bytes", 3 * MIB, 67 * MIB),
+    ]
+    assert shown("peak_activation_bytes", 67 * MIB) == "67.0 MiB"
+    assert cost_changes(old, _extra({"aten.relu": 10, "aten.cat": 5}, 3 * MIB)) == []
+
+
+def test_counters_are_checked_per_device_and_dtype_and_kept_on_update():
+    cpu = merged_entry(None, _extra({"aten.relu": 10}, MIB))
+    half = _extra({"aten.relu": 12}, MIB // 2, on="cuda/float16")
+    assert cost_changes(cpu, half) == []  # nothing recorded for cuda/float16 to compare with
+    assert lacks_counters(cpu, half)
+    both = merged_entry(cpu, half)
+    assert set(both["counters"]) == {"cpu/float32", "cuda/float16"}  # the CPU's are kept
+    assert cost_changes(both, _extra({"aten.relu": 11}, MIB // 2, on="cuda/float16")) == [
+        ("ops aten.relu", 12, 11),
+        ("total_ops", 12, 11),
+    ]
+    legacy = {k: v for k, v in cpu.items() if k != "counters"}  # a manifest from before
+    assert lacks_counters(legacy, half)
+    assert cost_changes(legacy, half) == []

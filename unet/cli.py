@@ -18,7 +18,7 @@ from unet.bench.commands import (
     cmd_save_baseline,
 )
 from unet.bench.options import min_effect
-from unet.bench.render import numeric_columns, table
+from unet.bench.render import mib, numeric_columns, table
 from unet.bench.storage import DEFAULT_STORAGE
 from unet.bench.verdict import MIN_EFFECT
 from unet.config import list_variants
@@ -32,17 +32,25 @@ def cmd_costs(args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as err:
         print(f"unet-bench costs: {err}", file=sys.stderr)
         return 2
+    from unet.bench.counters import model_counts
+
     rows = cost_table(configs, batch_size=args.batch_size)
+    for config, row in zip(configs, rows, strict=True):
+        counts = model_counts(config, args.batch_size)
+        row.update(counts.as_extra("cpu/float32"))
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     print(
         f"Cost of every variant, batch {args.batch_size}, 3x{args.input_size}x{args.input_size} "
         "input. flops: fvcore, 1 multiply-add = 1 flop; mult_adds: the study's (torchinfo) "
-        "convention; unsupported_ops: left out of flops."
+        "convention; unsupported_ops: left out of flops; ops: ATen operators per call; "
+        "peak act: activation memory at its peak (exact counters, CPU float32)."
     )
-    columns = ["variant", "params", "flops", "mult_adds", "unsupported_ops"]
-    cells = [[r[c] for c in columns] for r in rows]
+    columns = ["variant", "params", "flops", "mult_adds", "ops", "peak act", "unsupported_ops"]
+    cells = [[r[c] for c in columns[:4]] for r in rows]
+    for cell, r in zip(cells, rows, strict=True):
+        cell += [r["total_ops"], mib(r["peak_activation_bytes"]), r["unsupported_ops"]]
     print(table(columns, cells, right=numeric_columns(cells, len(columns))))
     return 0
 

@@ -1,12 +1,17 @@
-"""Exact, device-independent counters of one call (issue 9, first step; not yet gated).
+"""Exact, device-independent counters of one call, recorded and gated like FLOPs.
 
 A ``TorchDispatchMode`` sees every ATen operator below autograd and above the backend, so what
-it counts is the same on CPU and CUDA and from run to run:
+it counts does not depend on timing and repeats exactly from run to run:
 
 * operators per call, in total and by operator (``aten.convolution: 10``);
 * peak activation bytes: the largest total size of the tensor storages that the call allocated
   and that were alive at once (parameters, buffers and the inputs excluded). Storages are
   tracked by weak reference, so a tensor kept alive longer than needed raises the peak.
+
+Two backend details are normalised so that CPU and CUDA count alike: cuDNN's and MIOpen's batch
+norm are counted as ``aten.native_batch_norm``, and an allocation of zero elements (the CPU batch
+norm's empty reserve tensor) is not an operator of the model. Bytes still depend on the dtype,
+so counters are recorded per ``counted_on`` (device type, dtype, memory format).
 """
 
 from __future__ import annotations
@@ -20,6 +25,13 @@ from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
+# backend-specific kernels of one operator -> the name counted
+ALIASES = {
+    "aten.cudnn_batch_norm": "aten.native_batch_norm",
+    "aten.miopen_batch_norm": "aten.native_batch_norm",
+}
+ALLOCATIONS = {"aten.empty", "aten.empty_strided", "aten.new_empty"}
+
 
 @dataclass(frozen=True)
 class CallCounts:
@@ -29,6 +41,24 @@ class CallCounts:
     @property
     def total_ops(self) -> int:
         return sum(self.ops.values())
+
+    def as_extra(self, counted_on: str) -> dict[str, object]:
+        """The fields a case records in ``extra_info``."""
+        return {
+            "total_ops": self.total_ops,
+            "ops": dict(self.ops),
+            "peak_activation_bytes": self.peak_activation_bytes,
+            "counted_on": counted_on,
+        }
+
+
+def counted_on(device: torch.device, dtype_name: str, channels_last: bool) -> str:
+    """What exact counters depend on besides the code: ``cpu/float32``, ``cuda/bfloat16/cl``."""
+    return f"{device.type}/{dtype_name}" + ("/channels_last" if channels_last else "")
+
+
+def _is_empty_allocation(name: str, out: object) -> bool:
+    return name in ALLOCATIONS and isinstance(out, torch.Tensor) and out.numel() == 0
 
 
 class _CountingMode(TorchDispatchMode):
@@ -40,8 +70,10 @@ class _CountingMode(TorchDispatchMode):
         self.current = self.peak = 0
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.ops[str(func.overloadpacket)] += 1
         out = func(*args, **(kwargs or {}))
+        name = str(func.overloadpacket)
+        if not _is_empty_allocation(name, out):
+            self.ops[ALIASES.get(name, name)] += 1
         for key in [k for k, (ref, _) in self.live.items() if ref.expired()]:
             self.current -= self.live.pop(key)[1]
         for t in tree_leaves(out):
@@ -70,3 +102,23 @@ def count_module_call(module: torch.nn.Module, x: torch.Tensor) -> CallCounts:
     existing = [*module.parameters(), *module.buffers(), x]
     with torch.no_grad():
         return count_call(lambda: module(x), existing)
+
+
+def model_counts(config: object, batch_size: int = 1) -> CallCounts:
+    """The counters of one forward of the hourglass ``config`` (eval, CPU, float32)."""
+    from unet.model import build_model
+
+    model = build_model(config).eval()  # type: ignore[arg-type]
+    c = model.config
+    return count_module_call(
+        model, torch.zeros(batch_size, c.in_channels, c.input_size, c.input_size)
+    )
+
+
+def op_changes(old: dict[str, int], new: dict[str, int]) -> list[tuple[str, int, int]]:
+    """(operator, old calls, new calls) for every operator whose count differs."""
+    return [
+        (op, old.get(op, 0), new.get(op, 0))
+        for op in sorted(set(old) | set(new))
+        if old.get(op, 0) != new.get(op, 0)
+    ]

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from unet.bench.manifest import cost_changes, update_command, write_manifest
+from unet.bench.manifest import (
+    cost_changes,
+    lacks_counters,
+    merged_entry,
+    shown,
+    update_command,
+    write_manifest,
+)
 from unet.bench.runner import KeptCase
 from unet.bench.runs import Run
 from unet.bench.timing import rerun_samples
@@ -35,6 +42,7 @@ class CostGate:
     costs: dict[str, dict[str, object]] = field(default_factory=dict)  # this run's, by case
     changes: list[tuple[str, str, object, object]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # cases the manifest does not know
+    uncounted: list[str] = field(default_factory=list)  # known, but no counters for this run's
 
     def check(self, name: str, nodeid: str, extra: dict, compared: list[ComparedRun]) -> None:
         """Fail the running case when its costs differ from the manifest's or a compared
@@ -43,6 +51,8 @@ class CostGate:
         references = []
         if name in self.manifest:
             references.append(("cost manifest", self.manifest[name]))
+            if lacks_counters(self.manifest[name], extra):
+                self.uncounted.append(name)
         else:
             self.missing.append(name)
         for run in compared:
@@ -53,7 +63,7 @@ class CostGate:
         for source, old in references:
             for f, before, after in cost_changes(old, extra):
                 self.changes.append((name, f, before, after))
-                failures.append(f"{f}: {before!r} -> {after!r} (vs {source})")
+                failures.append(f"{f}: {shown(f, before)} -> {shown(f, after)} (vs {source})")
         if self.update:
             return
         if failures:
@@ -63,7 +73,16 @@ class CostGate:
 
     def finish(self) -> None:
         if self.update and self.costs:
-            write_manifest(self.manifest_path, {**self.manifest, **self.costs})
+            entries = {n: merged_entry(self.manifest.get(n), e) for n, e in self.costs.items()}
+            write_manifest(self.manifest_path, {**self.manifest, **entries})
+
+    def uncounted_message(self) -> str:
+        on = self.costs[self.uncounted[0]].get("counted_on")
+        return (
+            f"unet-bench: the cost manifest has no exact counters for {on} in "
+            f"{len(self.uncounted)} cases; they were checked against compared runs only. "
+            f"Record them with: {update_command(self.manifest_path)}"
+        )
 
     def missing_message(self) -> str:
         names = "\n".join(f"  {name}" for name in self.missing)

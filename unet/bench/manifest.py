@@ -1,7 +1,10 @@
-"""The cost manifest: params, flops, mult_adds and unsupported ops of every benchmark case.
+"""The cost manifest: params, flops, mult_adds, unsupported ops and the exact counters of every
+benchmark case.
 
-Costs do not depend on hardware, so one committed JSON file serves every machine, and its diff is
-what a reviewer sees when a change alters the model's cost.
+fvcore's costs do not depend on hardware, so one committed JSON file serves every machine, and its
+diff is what a reviewer sees when a change alters the model's cost. The exact counters (operators
+per call, peak activation bytes) depend on the dtype, so an entry keeps them per ``counted_on``
+(``cpu/float32``); a run checks the counters recorded for what it counts on.
 """
 
 from __future__ import annotations
@@ -12,23 +15,74 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from unet.bench.counters import op_changes
+from unet.bench.render import mib
+
 COST_FIELDS = ("params", "flops", "mult_adds", "unsupported_ops")
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "cost_manifest.json"
 
 
+COUNTER_FIELDS = ("total_ops", "ops", "peak_activation_bytes")
+
+
+def counters_of(entry: Mapping[str, object], on: object) -> dict[str, object] | None:
+    """The exact counters that a manifest entry or a case's extra_info holds for ``on``."""
+    if isinstance(entry.get("counters"), dict):
+        return entry["counters"].get(on)  # type: ignore[union-attr]
+    if on is not None and entry.get("counted_on") == on:
+        return {f: entry.get(f) for f in COUNTER_FIELDS}
+    return None
+
+
 def cost_entry(extra_info: Mapping[str, object]) -> dict[str, object]:
-    """The cost fields of a case's extra_info, normalised for comparison."""
+    """The cost fields of a case's extra_info (or a manifest entry), normalised."""
     entry = {f: extra_info.get(f) for f in COST_FIELDS}
     entry["unsupported_ops"] = sorted(entry["unsupported_ops"] or [])  # type: ignore[arg-type]
+    if isinstance(extra_info.get("counters"), dict):
+        entry["counters"] = dict(extra_info["counters"])  # type: ignore[call-overload]
+    elif (on := extra_info.get("counted_on")) is not None:
+        entry["counters"] = {on: counters_of(extra_info, on)}
+    return entry
+
+
+def merged_entry(old: Mapping[str, object] | None, extra_info: Mapping[str, object]) -> dict:
+    """``extra_info``'s costs, keeping the counters ``old`` holds for other devices/dtypes."""
+    entry = cost_entry(extra_info)
+    kept = dict((old or {}).get("counters") or {})  # type: ignore[call-overload]
+    kept.update(entry.get("counters", {}))
+    if kept:
+        entry["counters"] = dict(sorted(kept.items()))
     return entry
 
 
 def cost_changes(
     old: Mapping[str, object], new: Mapping[str, object]
 ) -> list[tuple[str, object, object]]:
-    """(field, old, new) for every cost field that differs."""
+    """(field, old, new) for every cost field that differs; the counters, where ``old`` holds
+    them for what ``new`` counted on, one row per operator whose count changed."""
     old_e, new_e = cost_entry(old), cost_entry(new)
-    return [(f, old_e[f], new_e[f]) for f in COST_FIELDS if old_e[f] != new_e[f]]
+    changes = [(f, old_e[f], new_e[f]) for f in COST_FIELDS if old_e[f] != new_e[f]]
+    on = new.get("counted_on")
+    before, after = counters_of(old, on), counters_of(new, on)
+    if before is None or after is None:
+        return changes
+    changes += [(f"ops {op}", a, b) for op, a, b in op_changes(before["ops"], after["ops"])]
+    for f in ("total_ops", "peak_activation_bytes"):
+        if before[f] != after[f]:
+            changes.append((f, before[f], after[f]))
+    return changes
+
+
+def lacks_counters(old: Mapping[str, object], new: Mapping[str, object]) -> bool:
+    """Whether ``new`` counted what ``old`` has no counters for (recorded on another device or
+    dtype, or before counters existed)."""
+    on = new.get("counted_on")
+    return on is not None and counters_of(old, on) is None
+
+
+def shown(field: str, value: object) -> str:
+    """A cost value as messages show it: bytes in MiB, the rest as is."""
+    return mib(value) if field == "peak_activation_bytes" else repr(value)
 
 
 UPDATE_COMMAND = "pytest benchmarks --benchmark-disable --update-cost-manifest"
@@ -65,7 +119,8 @@ def load_manifest(path: Path, missing_ok: bool = False) -> dict[str, dict[str, o
 
 
 def write_manifest(path: Path, cases: Mapping[str, Mapping[str, object]]) -> None:
-    """Write sorted, indented JSON atomically (a crash leaves the old file whole)."""
+    """Write the entries ``cases`` (see ``merged_entry``) as sorted, indented JSON, atomically
+    (a crash leaves the old file whole)."""
     data = {
         "about": "Hardware-independent costs of each benchmark case. Regenerate after an "
         f"intended change with: {UPDATE_COMMAND}",

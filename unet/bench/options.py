@@ -98,6 +98,13 @@ def _add_case_options(g: pytest.OptionGroup) -> None:
         default=None,
         help="seconds of warmup per case, >= 0 (default 0.3 on CUDA, 0.05 on CPU)",
     )
+    g.addoption(
+        "--profile-dir",
+        type=Path,
+        default=None,
+        help="profile every case after its timing (torch.profiler) and write its per-operator "
+        "profile and Chrome trace here; saved and compared runs keep the profile in any case",
+    )
 
 
 def _add_gate_options(g: pytest.OptionGroup) -> None:
@@ -154,6 +161,7 @@ class SuiteOptions:
     batch_sizes: tuple[int, ...]  # of the model and norm cases
     quick: bool  # the CPU-CI tier
     warmup_time: float | None  # seconds per case; None: the device's default
+    profile_dir: Path | None  # write each case's profile and Chrome trace here
     update_cost_manifest: bool  # write this run's costs instead of failing on changes
     cost_manifest: Path  # the manifest the cost gate checks
     verdict: bool  # noise-aware verdicts against the compared run

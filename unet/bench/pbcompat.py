@@ -98,6 +98,11 @@ def compare_option(config: pytest.Config) -> str | bool | None:
     return config.getoption("benchmark_compare")
 
 
+def saves_run(config: pytest.Config) -> bool:
+    """Whether this run is saved to the storage (--benchmark-save or --benchmark-autosave)."""
+    return bool(config.getoption("benchmark_save") or config.getoption("benchmark_autosave"))
+
+
 def point_storage_at(config: pytest.Config, folder: Path) -> None:
     """Make pytest-benchmark save and look up runs in ``folder``. Must run before its own
     (trylast) ``pytest_configure``, which reads the option."""

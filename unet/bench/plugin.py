@@ -119,3 +119,5 @@ class UnetBenchPlugin:
             tr.write_line(f"unet-bench: wrote {len(cost.costs)} cases to {cost.manifest_path}")
         elif cost is not None and cost.missing:
             tr.write_line(cost.missing_message(), red=True)
+        if cost is not None and cost.uncounted and not cost.update:
+            tr.write_line(cost.uncounted_message(), yellow=True)

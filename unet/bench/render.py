@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from unet.bench.profile import Attribution
     from unet.bench.verdict import Verdict
 
 
@@ -56,6 +57,11 @@ def numeric_columns(rows: Sequence[Sequence[object]], width: int) -> list[bool]:
     ]
 
 
+def mib(nbytes: object) -> str:
+    """Bytes as MiB with one decimal (what a reader compares); anything else as is."""
+    return f"{nbytes / 2**20:.1f} MiB" if isinstance(nbytes, int) else str(nbytes)
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.4g} ms"
 
@@ -82,5 +88,61 @@ def verdict_table(verdicts: Sequence[Verdict], markdown: bool = False) -> str:
 
 
 def cost_change_table(changes: Sequence[tuple[str, str, object, object]]) -> str:
-    """(case, field, old, new) rows."""
-    return table(("case", "field", "old", "new"), changes, empty="(none)")
+    """(case, field, old, new) rows; bytes in MiB."""
+    rows = [
+        (case, f, *((mib(v) for v in (old, new)) if f == "peak_activation_bytes" else (old, new)))
+        for case, f, old, new in changes
+    ]
+    return table(("case", "field", "old", "new"), rows, empty="(none)")
+
+
+def _calls(n: float | None) -> str:
+    return "-" if n is None else f"{n:g}"
+
+
+def attribution_table(att: Attribution, markdown: bool = False) -> str:
+    """Operators by self-time change (or, for one profile, by self time), then the outside row.
+    Times are per case call, in the profile's clock (host CPU, or CUDA kernels)."""
+    unit = "ms/call" if att.clock == "cpu" else "device ms/call"
+    if att.single:
+        header = ["operator", "calls", f"self {unit}", "share of call"]
+        rows = [
+            [r.op, _calls(r.calls[1]), f"{r.self_s[1] * 1e3:.4f}", f"{r.share:.1%}"]
+            for r in att.rows
+        ]
+        return table(header, rows, markdown=markdown)
+    header = [
+        "operator",
+        "calls base",
+        "calls head",
+        f"base {unit}",
+        f"head {unit}",
+        "Δ ms",
+        "share of Δ",
+    ]
+    rows = [
+        [
+            r.op,
+            _calls(r.calls[0]),
+            _calls(r.calls[1]),
+            f"{r.self_s[0] * 1e3:.4f}",
+            f"{r.self_s[1] * 1e3:.4f}",
+            f"{r.delta_s * 1e3:+.4f}",
+            f"{r.share:.1%}",
+        ]
+        for r in att.rows
+    ]
+    return table(header, rows, markdown=markdown)
+
+
+def attribution_text(att: Attribution, markdown: bool = False) -> str:
+    """A heading line with the case's profiled call times, then the table."""
+    if att.single:
+        head = f"{att.case}: {att.wall_s[1] * 1e3:.4f} ms per call (profiled)"
+    else:
+        base, now = (w * 1e3 for w in att.wall_s)
+        change = f"{att.delta_s / att.wall_s[0]:+.1%}" if att.wall_s[0] else "n/a"
+        head = f"{att.case}: {base:.4f} -> {now:.4f} ms per call (profiled, {change})"
+    if markdown:
+        return f"**{head}**\n\n{attribution_table(att, True)}"
+    return f"{head}\n{attribution_table(att)}"

@@ -1,11 +1,15 @@
 """Runs one benchmark case: place it on the device, count its costs, check its output, warm it
-up, time it with pytest-benchmark, and record what the suite promises in ``extra_info``."""
+up, time it with pytest-benchmark, profile it where asked, and record what the suite promises in
+``extra_info``."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +18,8 @@ from torch import nn
 
 from unet.bench import pbcompat
 from unet.bench.ab.worker import Channel, time_in_turns
+from unet.bench.counters import CallCounts, count_call, counted_on
+from unet.bench.profile import profile_call
 from unet.bench.timing import device_time, peak_memory_bytes, synchronized, warmup
 from unet.costs import measure_costs
 
@@ -41,6 +47,8 @@ class CaseRunner:
     do_bench: bool = False  # also time with triton.testing.do_bench (the accuracy check)
     budget: tuple[float, int] = (1.0, 5)  # pytest-benchmark's max time and min rounds
     channel: Channel | None = None  # set in a paired A/B worker: take turns per round block
+    record_profiles: bool = False  # keep a per-operator profile of each case in its extra_info
+    profile_dir: Path | None = None  # also write each case's profile and Chrome trace here
     kept: dict[str, KeptCase] = field(default_factory=dict)
 
     @property
@@ -76,20 +84,40 @@ class CaseRunner:
 
         timed = synchronized(forward, self.device)
         with torch.no_grad():
-            spent = self.check_output(name, timed)
+            # the exact counters are counted on the first call, whose output is checked
+            existing = [*module.parameters(), *module.buffers(), x] if self.costs else None
+            spent, counts = self.check_output(name, timed, existing)
+            if counts is not None:
+                on = counted_on(self.device, self.dtype_name, self.channels_last)
+                extra.update(counts.as_extra(on))
+            profiles = self.record_profiles or self.profile_dir is not None
             if pbcompat.timing_disabled(benchmark):
                 benchmark(timed)  # one untimed call: pytest-benchmark warns about an unused fixture
-                return extra
-            extra.update(self.time(benchmark, name, timed, spent))
-            if self.keep:
-                self.kept[name] = KeptCase(
-                    timed, pbcompat.iterations(benchmark), pbcompat.samples(benchmark)
-                )
-            if repeat > 1:
-                extra["per_application_s"] = pbcompat.median(benchmark) / repeat
-            if self.device.type == "cuda":
-                extra.update(self.device_figures(forward))
+                per_call = self.warm(timed, spent) if profiles else spent
+            else:
+                per_call = self.warm(timed, spent)
+                extra.update(self.time(benchmark, name, timed, per_call))
+                per_call = pbcompat.median(benchmark)
+                if self.keep:
+                    self.kept[name] = KeptCase(
+                        timed, pbcompat.iterations(benchmark), pbcompat.samples(benchmark)
+                    )
+                if repeat > 1:
+                    extra["per_application_s"] = per_call / repeat
+                if self.device.type == "cuda":
+                    extra.update(self.device_figures(forward))
+            if profiles:
+                extra["profile"] = self.profile(name, timed, per_call)
         return extra
+
+    def profile(self, name: str, timed: Callable[[], object], per_call: float) -> dict:
+        """A per-operator profile of warm calls, outside the timed rounds."""
+        if self.profile_dir is None:
+            return profile_call(timed, self.device, per_call).to_dict()
+        stem = self.profile_dir / file_name(name)
+        data = profile_call(timed, self.device, per_call, Path(f"{stem}.trace.json")).to_dict()
+        Path(f"{stem}.profile.json").write_text(json.dumps({"case": name, **data}, indent=1))
+        return data
 
     def describe(
         self, module: nn.Module, x: torch.Tensor, info: dict[str, object], repeat: int
@@ -116,22 +144,36 @@ class CaseRunner:
             extra["applications_per_call"] = repeat
         return extra
 
-    def check_output(self, name: str, timed: Callable[[], torch.Tensor]) -> float:
-        """One call whose output must be finite (it is also the first warmup call); seconds."""
+    def check_output(
+        self,
+        name: str,
+        timed: Callable[[], torch.Tensor],
+        existing: list[torch.Tensor] | None = None,
+    ) -> tuple[float, CallCounts | None]:
+        """One call whose output must be finite (it is also the first warmup call), counted
+        unless ``existing`` is None (the tensors that are not the call's own); seconds."""
         start = time.perf_counter()
-        out = timed()
-        if not torch.isfinite(out).all():
+        outputs: list[torch.Tensor] = []
+        counts = None
+        if existing is None:
+            outputs.append(timed())
+        else:
+            counts = count_call(lambda: outputs.append(timed()), existing)
+        if not torch.isfinite(outputs[0]).all():
             pytest.fail(f"{name}: output contains NaN or inf ({self.dtype_name})", False)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, counts
 
-    def time(
-        self, benchmark: Any, name: str, timed: Callable[[], object], spent: float
-    ) -> dict[str, object]:
-        """Warm up (the output check was the first call), then pytest-benchmark's rounds, or
-        round blocks taking turns when this process is a paired A/B worker."""
+    def warm(self, timed: Callable[[], object], spent: float) -> float:
+        """Warm up (the output check was the first call); seconds per call."""
         start = time.perf_counter()
         calls = warmup(timed, self.warmup_s - spent, self.warmup_iters - 1)
-        per_call = (time.perf_counter() - start) / calls if calls else spent
+        return (time.perf_counter() - start) / calls if calls else spent
+
+    def time(
+        self, benchmark: Any, name: str, timed: Callable[[], object], per_call: float
+    ) -> dict[str, object]:
+        """pytest-benchmark's rounds, or round blocks taking turns when this process is a
+        paired A/B worker."""
         if self.channel is not None:
             return time_in_turns(self.channel, benchmark, name, timed, per_call, self.budget)
         benchmark(timed)
@@ -151,3 +193,8 @@ class CaseRunner:
             # same process, same case: the reference our median must agree with
             extra["do_bench_median_s"] = do_bench(forward, return_mode="median") / 1e3
         return extra
+
+
+def file_name(case: str) -> str:
+    """A case name as a file name: ``test_model[conv=...-bs=1]`` -> ``test_model-conv=...-bs=1``."""
+    return re.sub(r"[^\w=.-]+", "-", case).strip("-")

@@ -139,4 +139,8 @@ def make_runner(config: pytest.Config, options: SuiteOptions) -> CaseRunner:
         do_bench=options.do_bench,
         budget=pbcompat.timing_budget(config),
         channel=channel,
+        # a saved run keeps its cases' profiles: a later comparison attributes its changes
+        # against them, as it cannot re-run the saved code
+        record_profiles=pbcompat.saves_run(config) or bool(pbcompat.compare_option(config)),
+        profile_dir=options.profile_dir,
     )

@@ -1,0 +1,48 @@
+"""Run the benchmark suite as a user would, in a subprocess, with code injected from outside.
+
+Slowdowns, width changes, extra operators and NaNs are injected through a pytest plugin written
+to a temporary folder, so the product code carries no test hooks.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FAST = ["--quick", "--benchmark-max-time=0.05", "--benchmark-min-rounds=3", "--warmup-time=0"]
+
+
+def suite(
+    tmp: Path,
+    *args: str,
+    plugin: str | None = None,
+    store: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """pytest on the benchmarks in ``tmp``, runs stored in ``store`` (default ``tmp/store``),
+    with ``plugin`` (source text) loaded and ``env`` added to the environment."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(REPO / "benchmarks"),
+        "-p",
+        "no:cacheprovider",
+        f"--benchmark-storage=file://{store or tmp / 'store'}",
+        *args,
+    ]
+    env = {**os.environ, **(env or {})}
+    if plugin:
+        (tmp / "injected_plugin.py").write_text(plugin)
+        cmd += ["-p", "injected_plugin"]
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp), env.get("PYTHONPATH")]))
+    proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, env=env, timeout=600)
+    proc.stdout += proc.stderr  # one stream to search
+    return proc
+
+
+def saved_files(store: Path) -> list[Path]:
+    return sorted(store.rglob("*.json"))

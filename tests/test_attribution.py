@@ -1,0 +1,101 @@
+"""Attribution: profiles of one case before and after a change name what changed."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from unet import build_model
+from unet.bench.profile import OUTSIDE, CaseProfile, OpTime, attribute, breakdown, profile_call
+from unet.bench.render import attribution_table, attribution_text
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture
+def model_call(tiny):
+    model = build_model(tiny).eval()
+    x = torch.randn(1, 3, tiny.input_size, tiny.input_size)
+
+    def call():
+        with torch.no_grad():
+            return model(x)
+
+    call()
+    return model, call
+
+
+def _slow_relu_kernel():
+    """A CPU kernel for aten::relu that takes 2 ms longer: an op-level slowdown."""
+    lib = torch.library.Library("aten", "IMPL")
+
+    def relu(t):
+        time.sleep(0.002)
+        return torch.clamp_min(t, 0)
+
+    lib.impl("relu", relu, "CPU")
+    return lib  # the override lasts as long as this object
+
+
+@pytest.mark.filterwarnings("ignore:Warning only once for all operators")
+def test_an_op_level_slowdown_is_in_the_top_three_rows(model_call):
+    _, call = model_call
+    base = profile_call(call, CPU, per_call_s=0.005)
+    lib = _slow_relu_kernel()
+    try:
+        head = profile_call(call, CPU, per_call_s=0.005)
+    finally:
+        del lib
+    result = attribute("case", base, head)
+    assert "aten::relu" in [row.op for row in result.rows[:3]]
+    relu = next(r for r in result.rows if r.op == "aten::relu")
+    assert relu.share > 0.5
+    assert relu.calls == (base.ops["aten::relu"].calls, head.ops["aten::relu"].calls)
+    assert result.rows[-1].op == OUTSIDE
+    assert len(result.rows) <= 11
+
+
+def test_a_sleep_outside_any_op_lands_in_outside_operators(model_call):
+    model, call = model_call
+    base = profile_call(call, CPU, per_call_s=0.005)
+    hook = model.register_forward_pre_hook(lambda *_: time.sleep(0.01))
+    try:
+        head = profile_call(call, CPU, per_call_s=0.005)
+    finally:
+        hook.remove()
+    result = attribute("case", base, head)
+    outside = result.rows[-1]
+    assert outside.op == OUTSIDE
+    assert outside.delta_s > 0.008
+    assert outside.share > 0.5
+    assert max(abs(r.delta_s) for r in result.rows[:-1]) < outside.delta_s / 2
+
+
+def test_profile_round_trips_and_renders():
+    prof = CaseProfile(4, 0.010, {"aten::a": OpTime(2.0, 0.006), "aten::b": OpTime(1.0, 0.001)})
+    assert CaseProfile.from_dict(prof.to_dict()) == prof
+    assert prof.outside_s == pytest.approx(0.003)
+    slower = CaseProfile(4, 0.014, {"aten::a": OpTime(2.0, 0.010), "aten::b": OpTime(1.0, 0.001)})
+    result = attribute("c", prof, slower)
+    assert [r.op for r in result.rows] == ["aten::a", "aten::b", OUTSIDE]
+    assert result.rows[0].share == pytest.approx(1.0)
+    text = attribution_text(result)
+    assert "c: 10.0000 -> 14.0000 ms per call (profiled, +40.0%)" in text
+    assert "+4.0000" in text
+    one = breakdown("c", prof)
+    assert [r.op for r in one.rows] == ["aten::a", "aten::b", OUTSIDE]
+    assert one.rows[0].share == pytest.approx(0.6)
+    assert "share of call" in attribution_table(one, markdown=True)
+
+
+def test_profile_call_writes_a_chrome_trace(model_call, tmp_path):
+    import json
+
+    _, call = model_call
+    trace = tmp_path / "t" / "case.trace.json"
+    prof = profile_call(call, CPU, per_call_s=0.01, trace=trace)
+    events = json.loads(trace.read_text())["traceEvents"]
+    assert any(e.get("name") == "aten::convolution" for e in events)
+    assert prof.ops["aten::convolution"].calls == 2 * 5  # a conv per down and up block
