@@ -109,6 +109,13 @@ def test_injected_slowdown_fails_naming_only_the_touched_case(saved, tmp_path):
     assert proc.returncode == 1, proc.stdout
     flagged = re.findall(r"^\t(test_\S+)", proc.stdout.split("Performance has regressed")[1], re.M)
     assert {name.split(" (")[0] for name in flagged} == {INSTANCE_CASE}
+    # attributed: the sleep is in no operator, so the outside row carries the change
+    attribution = proc.stdout.split("unet-bench: attribution of flagged cases")[1]
+    assert attribution.lstrip("- \n").startswith(f"{INSTANCE_CASE} (--benchmark-compare-fail")
+    outside = re.search(r"^outside operators .* ([\d.]+)%$", attribution, re.M)
+    assert outside is not None, attribution
+    assert float(outside.group(1)) > 50
+    assert f"repro: unet-bench explain '{INSTANCE_CASE}'" in attribution
 
 
 def test_width_change_fails_the_cost_gate_against_the_manifest(tmp_path):

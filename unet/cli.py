@@ -13,6 +13,7 @@ from unet.bench.commands import (
     UsageFailure,
     cmd_ab,
     cmd_compare,
+    cmd_explain,
     cmd_report,
     cmd_run,
     cmd_save_baseline,
@@ -76,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="unet-bench", description="What each U-Net layer choice costs in latency and FLOPs."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_costs, _add_run, _add_compare, _add_report, _add_ab, _add_save_baseline):
+    for add in (
+        _add_costs, _add_run, _add_compare, _add_report, _add_ab, _add_explain, _add_save_baseline,
+    ):  # fmt: skip
         add(sub)
     return parser
 
@@ -171,6 +174,26 @@ def _add_save_baseline(sub: argparse._SubParsersAction) -> None:
     save.add_argument("--run", type=Path, default=None, help="a run file (default: the latest)")
     add_storage(save)
     save.set_defaults(func=cmd_save_baseline)
+
+
+def _add_explain(sub: argparse._SubParsersAction) -> None:
+    explain = sub.add_parser(
+        "explain",
+        help="attribute one case's time to operators (torch.profiler); with --base, what "
+        "changed against a revision, both sides profiled in turns",
+    )
+    explain.add_argument(
+        "case", help="a case as the suite names it: 'test_model[conv=...-bs=1]' or its id alone"
+    )
+    explain.add_argument("--base", help="git revision to compare the working tree against")
+    explain.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
+    explain.add_argument(
+        "--turns", type=positive_int, default=2, help="profiling processes per side (default 2)"
+    )
+    explain.add_argument(
+        "--out", type=Path, help="output folder (default .benchmarks/explain/<time>)"
+    )
+    explain.set_defaults(func=cmd_explain)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

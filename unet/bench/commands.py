@@ -1,4 +1,4 @@
-"""The benchmark subcommands of ``unet-bench``: run, save-baseline, compare, report, ab.
+"""The benchmark subcommands of ``unet-bench``: run, save-baseline, compare, report, ab, explain.
 
 Each takes the parsed arguments and returns the exit code: 0 pass, 1 regression or cost change,
 4 usage error (pytest's codes), 130 interrupted.
@@ -247,3 +247,28 @@ def ab_markdown(result: ABResult, seconds: float) -> str:
         f"{len(result.cost_changes)} cost change(s); {seconds:.0f} s wall."
     )
     return "\n".join(lines)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """One case's profile, or its change against ``--base``, attributed to operators."""
+    import time
+
+    from unet.bench.ab.settings import ABUsageError
+    from unet.bench.explain import explain
+    from unet.bench.render import attribution_text
+
+    _hardware_key(args.device)  # a bad --device is a usage error before anything starts
+    out = args.out or Path(DEFAULT_STORAGE) / "explain" / time.strftime("%Y%m%d-%H%M%S")
+    try:
+        explained = explain(args.case, args.base, args.device, out.resolve(), args.turns)
+    except ABUsageError as err:  # an unknown case or revision, or a suite that failed
+        raise UsageFailure(str(err)) from None
+    except KeyboardInterrupt:
+        print("unet-bench explain: interrupted; the base worktree was removed", file=sys.stderr)
+        return 130
+    if explained.attribution is None:
+        print(f"{explained.case}: not attributed: {explained.note}")
+    else:
+        print(attribution_text(explained.attribution))
+    print(f"unet-bench explain: wrote {out}/explain.md, explain.json and traces", file=sys.stderr)
+    return 0

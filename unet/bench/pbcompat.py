@@ -9,6 +9,7 @@ them breaks one module, and the supported range below is checked when the suite 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,20 @@ def compare_option(config: pytest.Config) -> str | bool | None:
 def saves_run(config: pytest.Config) -> bool:
     """Whether this run is saved to the storage (--benchmark-save or --benchmark-autosave)."""
     return bool(config.getoption("benchmark_save") or config.getoption("benchmark_autosave"))
+
+
+def compare_failures(config: pytest.Config, names: Iterable[str]) -> dict[str, str]:
+    """Case -> pytest-benchmark's message for each case that --benchmark-compare-fail failed.
+    Filled by its session's ``finish`` (its sessionfinish wrapper, before ours runs)."""
+    session = getattr(config, "_benchmarksession", None)
+    failures = getattr(session, "performance_regressions", None) or []
+    found = {}
+    for shown, fail in failures:
+        label = str(shown).split(" (")[0]  # the name, then the compared run in parentheses
+        for name in names:
+            if label in (name, name.removeprefix("test_")) or label.endswith("::" + name):
+                found[name] = str(fail)
+    return found
 
 
 def point_storage_at(config: pytest.Config, folder: Path) -> None:

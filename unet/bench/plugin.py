@@ -16,7 +16,7 @@ from unet.bench.ab.worker import FINAL, SETUP
 from unet.bench.gates import ComparedRun
 from unet.bench.hardware import differing_fields, other_hardware_message
 from unet.bench.options import add_options
-from unet.bench.render import cost_change_table, verdict_table
+from unet.bench.render import attribution_table, cost_change_table, verdict_table
 from unet.bench.runs import run_from_json
 from unet.bench.state import PLUGIN_NAME, SuiteState, build_state
 from unet.bench.verdict import failed
@@ -99,6 +99,7 @@ class UnetBenchPlugin:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if s.cost_gate is not None:
             s.cost_gate.finish()
+        s.explain_flagged(session.config)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         tr, cost, verdicts = terminalreporter, self.state.cost_gate, self.state.verdict_gate
@@ -119,5 +120,15 @@ class UnetBenchPlugin:
             tr.write_line(f"unet-bench: wrote {len(cost.costs)} cases to {cost.manifest_path}")
         elif cost is not None and cost.missing:
             tr.write_line(cost.missing_message(), red=True)
+        if self.state.explained:
+            tr.section("unet-bench: attribution of flagged cases", sep="-")
+            for explained in self.state.explained:
+                tr.write_line(f"{explained.case} ({explained.reason})")
+                if explained.attribution is not None:
+                    tr.write_line(attribution_table(explained.attribution))
+                else:
+                    tr.write_line(f"  not attributed: {explained.note}")
+                tr.write_line(f"  repro: {explained.repro}")
+                tr.write_line("")
         if cost is not None and cost.uncounted and not cost.update:
             tr.write_line(cost.uncounted_message(), yellow=True)

@@ -50,6 +50,7 @@ class CaseRunner:
     record_profiles: bool = False  # keep a per-operator profile of each case in its extra_info
     profile_dir: Path | None = None  # also write each case's profile and Chrome trace here
     kept: dict[str, KeptCase] = field(default_factory=dict)
+    profiles: dict[str, dict] = field(default_factory=dict)  # case -> its profile, as recorded
 
     @property
     def dtype(self) -> torch.dtype:
@@ -107,7 +108,7 @@ class CaseRunner:
                 if self.device.type == "cuda":
                     extra.update(self.device_figures(forward))
             if profiles:
-                extra["profile"] = self.profile(name, timed, per_call)
+                extra["profile"] = self.profiles[name] = self.profile(name, timed, per_call)
         return extra
 
     def profile(self, name: str, timed: Callable[[], object], per_call: float) -> dict:

@@ -20,6 +20,7 @@ class Run:
     path: Path | None
     machine_info: dict = field(default_factory=dict)
     cases: dict[str, dict] = field(default_factory=dict)  # test name -> pytest-benchmark entry
+    commit: str | None = None  # the commit it measured (pytest-benchmark's commit_info)
 
     @property
     def hardware(self) -> dict[str, str]:
@@ -35,6 +36,7 @@ def run_from_json(data: dict, path: Path | None = None) -> Run:
         path=path,
         machine_info=data.get("machine_info", {}),
         cases={b["name"]: b for b in data["benchmarks"]},
+        commit=(data.get("commit_info") or {}).get("id"),
     )
 
 

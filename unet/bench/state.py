@@ -12,6 +12,7 @@ from torch import nn
 
 from unet.bench import pbcompat
 from unet.bench.ab.worker import Channel
+from unet.bench.attribution import Explained, against_saved, repro_command
 from unet.bench.gates import ComparedRun, CostGate, VerdictGate
 from unet.bench.hardware import hardware_info, hardware_key
 from unet.bench.manifest import ManifestError, load_manifest
@@ -19,6 +20,7 @@ from unet.bench.options import SuiteOptions
 from unet.bench.runner import CaseRunner
 from unet.bench.runs import history_spread
 from unet.bench.storage import compare_target, keyed_storage, saved_runs, storage_root
+from unet.bench.verdict import failed
 
 PLUGIN_NAME = "unet-bench"  # the plugin object holding the state, in pytest's plugin manager
 
@@ -34,6 +36,7 @@ class SuiteState:
     verdict_gate: VerdictGate | None  # None without --verdict
     compare_paths: list[Path] = field(default_factory=list)  # what --benchmark-compare loads
     compared: list[ComparedRun] = field(default_factory=list)  # as pytest-benchmark loaded them
+    explained: list[Explained] = field(default_factory=list)  # the flagged cases, attributed
 
     @property
     def device(self) -> torch.device:
@@ -53,6 +56,32 @@ class SuiteState:
         if self.cost_gate is not None:
             self.cost_gate.check(node.name, node.nodeid, extra, self.compared)
         return extra
+
+    def explain_flagged(self, config: pytest.Config) -> None:
+        """Attribute every case a gate flagged: confirmed regressions (--verdict), native
+        --benchmark-compare-fail failures and cost changes."""
+        flagged: dict[str, str] = {}
+        if self.verdict_gate is not None:
+            flagged.update(
+                (v.case, "confirmed regression") for v in failed(self.verdict_gate.verdicts)
+            )
+        # every timed case of a compared run has a profile, so these names are all of them
+        for name, why in pbcompat.compare_failures(config, self.runner.profiles).items():
+            flagged.setdefault(name, f"--benchmark-compare-fail: {why}")
+        if self.cost_gate is not None and not self.cost_gate.update:
+            for name, *_ in self.cost_gate.changes:
+                flagged.setdefault(name, "cost change")
+        for name, reason in flagged.items():
+            saved = next((r.run for r in self.compared if name in r.run.cases), None)
+            saved_profile = saved.cases[name]["extra_info"].get("profile") if saved else None
+            base = saved.commit if saved and saved.commit != "unversioned" else None
+            repro = repro_command(name, base, str(self.device))
+            head = self.runner.profiles.get(name)
+            if saved is None:
+                note = "no compared run; the cost diff above is what changed"
+                self.explained.append(Explained(name, reason, None, note, repro))
+            else:
+                self.explained.append(against_saved(name, reason, head, saved_profile, repro))
 
 
 def suite_state(config: pytest.Config) -> SuiteState:
