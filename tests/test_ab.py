@@ -79,6 +79,17 @@ def test_injected_slowdown_is_a_confirmed_regression_and_the_tree_is_untouched(c
     assert "test_upsample[up=interpolate-bs=1]" in remeasured
     assert remeasured == set(result["reruns"])
     assert result["mode"] == "paired"
+    # attributed: both sides profiled in turns; the sleep is in no operator
+    explained = {e["case"]: e for e in result["attribution"]}
+    slowed = explained["test_upsample[up=interpolate-bs=1]"]
+    outside = slowed["attribution"]["rows"][-1]
+    assert outside["op"] == "outside operators"
+    assert outside["share"] > 0.5
+    assert slowed["repro"].startswith("unet-bench explain 'test_upsample[up=interpolate-bs=1]'")
+    for side in ("base", "head"):
+        trace = tmp_path / "out" / f"test_upsample-up=interpolate-bs=1.{side}.trace.json"
+        assert "traceEvents" in json.loads(trace.read_text())
+    assert "### Attribution of flagged cases" in (tmp_path / "out" / "ab.md").read_text()
     # the user's tree is as it was, and no worktree is left behind
     assert git(clone, "status", "--porcelain") == status_before
     assert len(worktrees(clone)) == 1

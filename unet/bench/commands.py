@@ -224,6 +224,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
 def ab_markdown(result: ABResult, seconds: float) -> str:
     """The verdicts, re-measured and one-sided cases and cost changes, for the job summary."""
     from unet.bench.ab.result import PAIRED
+    from unet.bench.explain import explained_markdown
     from unet.bench.render import cost_change_table, verdict_table
     from unet.bench.verdict import failed
 
@@ -242,6 +243,11 @@ def ab_markdown(result: ABResult, seconds: float) -> str:
         lines += [f"Timed on one side only (new, removed or failing): {one_side}", ""]
     if result.cost_changes:
         lines += ["### Cost changes", "", "```", cost_change_table(result.cost_changes), "```", ""]
+    if result.explained:
+        body = explained_markdown(result.explained, "Attribution").split("\n", 2)[2]
+        lines += ["### Attribution of flagged cases", "", body, ""]
+        lines += ["Chrome traces of both sides (open in Perfetto): `<case>.base.trace.json`, "
+                  "`<case>.head.trace.json` beside this file.", ""]  # fmt: skip
     lines.append(
         f"**{len(failed(result.verdicts))} confirmed regression(s)**, "
         f"{len(result.cost_changes)} cost change(s); {seconds:.0f} s wall."

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from unet.bench.attribution import Explained
 from unet.bench.runs import Run
 from unet.bench.verdict import Verdict
 
@@ -22,6 +23,7 @@ class ABResult:
     head: Run | None = None
     reruns: list[str] = field(default_factory=list)  # cases re-measured to confirm
     unmatched: list[str] = field(default_factory=list)  # cases timed on one side only
+    explained: list[Explained] = field(default_factory=list)  # flagged cases, attributed
 
     def write_json(self, path: Path) -> None:
         data = {
@@ -31,6 +33,7 @@ class ABResult:
             "cost_changes": self.cost_changes,
             "reruns": self.reruns,
             "unmatched": self.unmatched,
+            "attribution": [e.to_dict() for e in self.explained],
         }
         path.write_text(json.dumps(data, indent=2, default=str))
 

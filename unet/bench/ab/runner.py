@@ -18,8 +18,15 @@ from unet.bench.ab.legacy import measure_in_process_blocks
 from unet.bench.ab.result import PROCESS_BLOCKS, ABResult
 from unet.bench.ab.schedule import SIDES, Schedule
 from unet.bench.ab.settings import PAIRED_WORKERS, ABSettings
+from unet.bench.attribution import (
+    Explained,
+    ProfileError,
+    attribute_sides,
+    profile_in_turns,
+    repro_command,
+)
 from unet.bench.runs import cost_changes_between
-from unet.bench.verdict import Verdict, compare_generations, judge_and_confirm
+from unet.bench.verdict import Verdict, compare_generations, failed, judge_and_confirm
 
 # where a tree keeps its worker side: today's path first, then where it lived before
 WORKER_FILES = ("unet/bench/ab/worker.py", "unet/bench/abworker.py")
@@ -47,10 +54,38 @@ def run_ab(settings: ABSettings, base_rev: str) -> ABResult:
     with sigterm_as_interrupt(), base_worktree(head_tree, sha) as base_tree:
         trees = {"base": base_tree, "head": head_tree}
         if speaks_paired_protocol(base_tree):
-            return measure_paired(settings, trees, ABResult(base_rev=base_rev))
-        settings.say("the base predates paired workers; measuring in process blocks")
-        result = ABResult(base_rev=base_rev, mode=PROCESS_BLOCKS)
-        return measure_in_process_blocks(settings, trees, result)
+            result = measure_paired(settings, trees, ABResult(base_rev=base_rev))
+        else:
+            settings.say("the base predates paired workers; measuring in process blocks")
+            result = ABResult(base_rev=base_rev, mode=PROCESS_BLOCKS)
+            result = measure_in_process_blocks(settings, trees, result)
+        result.explained = explain_flagged(settings, trees, result)
+        return result
+
+
+def explain_flagged(settings: ABSettings, trees: dict[str, Path], result: ABResult):
+    """Confirmed regressions and cost changes, profiled on both sides taking turns and
+    attributed to operators; traces in the output folder."""
+    flagged = {v.case: "confirmed regression" for v in failed(result.verdicts)}
+    for case, *_ in result.cost_changes:
+        flagged.setdefault(case, "cost change")
+    if not flagged or result.base is None or result.head is None:
+        return []
+    repro = {c: repro_command(c, result.base_rev, settings.device) for c in flagged}
+    if not (trees["base"] / "unet" / "bench" / "profile.py").exists():
+        note = "the base predates profiling; `unet-bench explain` needs a newer base"
+        return [Explained(c, why, None, note, repro[c]) for c, why in flagged.items()]
+    settings.say(f"profiling {len(flagged)} flagged case(s) on both sides, taking turns")
+    node_ids = {
+        side: [run.cases[c]["fullname"] for c in flagged]
+        for side, run in (("base", result.base), ("head", result.head))
+    }
+    options = [*(["--quick"] if settings.quick else []), *settings.pytest_args]
+    try:
+        found = profile_in_turns(trees, node_ids, settings.out, settings.device, options)
+    except ProfileError as err:
+        return [Explained(c, why, None, str(err), repro[c]) for c, why in flagged.items()]
+    return [attribute_sides(found, c, why, repro[c]) for c, why in flagged.items()]
 
 
 def measure_paired(settings: ABSettings, trees: dict[str, Path], result: ABResult) -> ABResult:
