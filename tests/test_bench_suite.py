@@ -88,6 +88,14 @@ def test_runs_are_stored_under_the_hardware_key_with_its_machine_info(saved):
     for field in ("conv", "norm", "upsample", "batch_size", "device", "dtype", "params"):
         assert field in extra
     assert {"flops", "mult_adds", "unsupported_ops"} <= extra.keys()
+    assert extra["counted_on"] == "cpu/float32"
+    assert extra["total_ops"] == sum(extra["ops"].values()) > 0
+    assert extra["peak_activation_bytes"] > 0
+    # a saved run keeps a per-operator profile of each case, for later attribution
+    profile = extra["profile"]
+    assert profile["clock"] == "cpu"
+    assert profile["calls"] >= 1
+    assert profile["ops"]["aten::convolution"][0] == extra["ops"]["aten.convolution"]
     assert data["benchmarks"][0]["group"] == "model 1x3x64x64"
 
 

@@ -157,6 +157,7 @@ def _latest_local_run(device: str, storage: str) -> Path | None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """The study's tables and plots from a run: Markdown on stdout, files in --out."""
+    from unet.bench.pareto import plot_pareto, variant_table
     from unet.bench.report import latency_table, plot_latency, study_tables
     from unet.bench.runs import RunError, load_run
 
@@ -167,18 +168,26 @@ def cmd_report(args: argparse.Namespace) -> int:
         run = load_run(path)
     except RunError as err:
         raise UsageFailure(str(err)) from None
+    choices = (
+        "## Layer choices: cost against speed\n\nPer model variant: fvcore FLOPs, exact ATen "
+        "operators per call and peak activation memory, median latency and the FLOP rate it "
+        "achieves; ★ marks the Pareto front (no other variant is both cheaper and faster); "
+        "pareto.png plots it.\n\n" + variant_table(run)
+    )
     markdown = (
-        f"# unet-bench report\n\nRun: `{path.name}`\n\n{study_tables(run)}\n{latency_table(run)}"
+        f"# unet-bench report\n\nRun: `{path.name}`\n\n{study_tables(run)}\n{choices}\n"
+        f"{latency_table(run)}"
     )
     print(markdown)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "report.md").write_text(markdown + "\n")
         files = [args.out / "report.md"]
-        try:
-            files.append(plot_latency(run, args.out / "latency.png"))
-        except ValueError as err:
-            print(f"unet-bench report: no latency plot: {err}", file=sys.stderr)
+        for plot, name in ((plot_latency, "latency.png"), (plot_pareto, "pareto.png")):
+            try:
+                files.append(plot(run, args.out / name))
+            except ValueError as err:
+                print(f"unet-bench report: no {name}: {err}", file=sys.stderr)
         print(f"unet-bench report: wrote {', '.join(map(str, files))}", file=sys.stderr)
     return 0
 

@@ -20,8 +20,8 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 OUTSIDE = "outside operators"
-PROFILE_SECONDS = 0.25  # profiled calls per case: at least this long in all ...
-MAX_CALLS = 50  # ... but no more calls than this
+PROFILE_SECONDS = 0.1  # profiled calls per case: at least this long in all ...
+MAX_CALLS = 20  # ... but no more calls than this
 
 
 @dataclass(frozen=True)
