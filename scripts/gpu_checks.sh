@@ -7,6 +7,8 @@
 #   report/report.md      the study tables from that run, and the do_bench agreement per case
 #   report/latency.png
 #   ab-quality-cuda.json  A/A and injected-slowdown A/B runs on the GPU (scripts/ab_quality.py)
+#   counters.txt          the exact counters on CUDA against the committed CPU ones, per case
+#   explain.md            one batch-1 hourglass attributed to operators on the GPU
 #   checks.log            what ran, with exit codes
 #
 # A machine without network needs fvcore's wheels, and a pytest-benchmark in the supported range
@@ -38,6 +40,22 @@ step "full suite on CUDA with do_bench" python3 -m pytest benchmarks -q -p no:ca
     --device cuda --do-bench --benchmark-json="$out/cuda-run.json" \
     --benchmark-storage="file:///tmp/unet-bench-runs"
 step "report" python3 -m unet.cli report "$out/cuda-run.json" --out "$out/report"
+# the counters are meant to be device-independent: compare CUDA's with the committed CPU ones
+step "counters on CUDA vs CPU" python3 -c "
+import json, sys
+cpu = json.load(open('benchmarks/cost_manifest.json'))['cases']
+run = json.load(open(sys.argv[1]))['benchmarks']
+same = 0
+for b in run:
+    e, want = b['extra_info'], cpu.get(b['name'], {}).get('counters', {}).get('cpu/float32')
+    got = {k: e.get(k) for k in ('ops', 'peak_activation_bytes')}
+    if want and got == {k: want[k] for k in got}:
+        same += 1
+    else:
+        print(b['name'], 'cuda:', got, 'cpu:', want)
+    print(b['name'], 'kernel_launches', e.get('kernel_launches'))
+print(same, 'of', len(run), 'cases count the same on CUDA as on CPU')
+" "$out/cuda-run.json" > "$out/counters.txt" 2>&1
 # A/B needs git history (it checks out a base revision): a copied tree without .git gets one
 if ! command -v git > /dev/null; then
     echo "A/B quality bars: skipped, no git on this machine" | tee -a "$log"
@@ -47,5 +65,7 @@ if ! git rev-parse --git-dir > /dev/null 2>&1; then
     git init -q && git add -A && git -c user.name=gpu-checks -c user.email=gpu-checks@localhost \
         commit -qm "snapshot of the copied tree"
 fi
+step "explain on CUDA" bash -c "python3 -m unet.cli explain conv=standard-norm=batch-up=interpolate-bs=1 \
+    --device cuda --out /tmp/explain > /dev/null 2>&1; cp /tmp/explain/explain.md '$out/'"
 step "A/B quality bars on CUDA" python3 scripts/ab_quality.py --device cuda --case model \
     --runs "$runs" --slowdowns 0.05 --out "$out/ab-quality-cuda.json"

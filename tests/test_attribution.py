@@ -8,7 +8,15 @@ import pytest
 import torch
 
 from unet import build_model
-from unet.bench.profile import OUTSIDE, CaseProfile, OpTime, attribute, breakdown, profile_call
+from unet.bench.profile import (
+    OUTSIDE,
+    CaseProfile,
+    OpTime,
+    attribute,
+    breakdown,
+    kernel_launches,
+    profile_call,
+)
 from unet.bench.render import attribution_table, attribution_text
 
 CPU = torch.device("cpu")
@@ -99,3 +107,54 @@ def test_profile_call_writes_a_chrome_trace(model_call, tmp_path):
     events = json.loads(trace.read_text())["traceEvents"]
     assert any(e.get("name") == "aten::convolution" for e in events)
     assert prof.ops["aten::convolution"].calls == 2 * 5  # a conv per down and up block
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_profiles_use_device_time_and_count_kernels(tiny):
+    cuda = torch.device("cuda")
+    model = build_model(tiny).eval().to(cuda)
+    x = torch.randn(1, 3, tiny.input_size, tiny.input_size, device=cuda)
+
+    def call():
+        with torch.no_grad():
+            out = model(x)
+        torch.cuda.synchronize()
+        return out
+
+    call()
+    prof = profile_call(call, cuda, per_call_s=0.001)
+    assert prof.clock == "cuda"
+    assert prof.ops["aten::convolution"].calls == 2 * 5
+    assert sum(o.self_s for o in prof.ops.values()) > 0  # kernel time on the operators
+    assert kernel_launches(call, cuda) >= 2 * 5  # at least a kernel per conv
+
+
+SLOW_INTERPOLATE_OP = """
+import torch
+import unet.layers
+
+_forward = unet.layers.InterpolateConv.forward
+
+def forward(self, x):
+    torch.cumsum(torch.ones(4_000_000), 0)  # one operator, ~10 ms: an op-level slowdown
+    return _forward(self, x)
+
+unet.layers.InterpolateConv.forward = forward
+"""
+
+
+def test_a_confirmed_verdict_regression_is_attributed_to_its_operator(tmp_path):
+    from drive import FAST, suite
+
+    args = [*FAST, "--benchmark-min-rounds=6", "-k", "test_upsample"]
+    saved = suite(tmp_path, *args, "--benchmark-autosave", "--benchmark-save-data")
+    assert saved.returncode == 0, saved.stdout
+    proc = suite(tmp_path, *args, "--benchmark-compare", "--verdict", "--min-effect=1",
+                 plugin=SLOW_INTERPOLATE_OP)  # fmt: skip
+    assert proc.returncode == 1, proc.stdout
+    section = proc.stdout.split("unet-bench: attribution of flagged cases")[1]
+    section = section.split("benchmark 'upsample")[0]  # ours ends where pytest-benchmark's begins
+    assert "test_upsample[up=interpolate-bs=1] (confirmed regression)" in section
+    top = [line.split()[0] for line in section.splitlines()[4:7]]  # the first three rows
+    assert "aten::cumsum" in top, section
+    assert "test_upsample[up=transposed-bs=1] (" not in section  # untouched: not flagged

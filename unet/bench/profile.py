@@ -87,6 +87,20 @@ def profile_call(
     return CaseProfile(n, wall, dict(sorted(ops.items())), "cuda" if cuda else "cpu")
 
 
+def kernel_launches(fn: Callable[[], object], device: torch.device) -> int:
+    """CUDA kernels one call of ``fn`` launches (memory copies and sets not counted). Recorded,
+    never gated: cuDNN's algorithm choice, and with it the kernels, may vary between runs."""
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize(device)
+    return sum(
+        1
+        for event in prof.events()
+        if event.device_type == torch.autograd.DeviceType.CUDA
+        and not event.name.startswith(("Memcpy", "Memset"))
+    )
+
+
 @dataclass(frozen=True)
 class Row:
     op: str

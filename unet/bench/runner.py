@@ -19,7 +19,7 @@ from torch import nn
 from unet.bench import pbcompat
 from unet.bench.ab.worker import Channel, time_in_turns
 from unet.bench.counters import CallCounts, count_call, counted_on
-from unet.bench.profile import profile_call
+from unet.bench.profile import kernel_launches, profile_call
 from unet.bench.timing import device_time, peak_memory_bytes, synchronized, warmup
 from unet.costs import measure_costs
 
@@ -181,12 +181,14 @@ class CaseRunner:
         return {}
 
     def device_figures(self, forward: Callable[[], object]) -> dict[str, object]:
-        """CUDA: GPU-only time, peak allocator memory, and triton's do_bench when asked."""
+        """CUDA: GPU-only time, peak allocator memory, kernels per call, and triton's do_bench
+        when asked."""
         seconds, method = device_time(forward, self.device)
         extra: dict[str, object] = {
             "device_time_s": seconds,
             "device_time_method": method,
             "peak_memory_bytes": peak_memory_bytes(forward, self.device),
+            "kernel_launches": kernel_launches(forward, self.device),
         }
         if self.do_bench:
             from triton.testing import do_bench
