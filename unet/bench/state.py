@@ -74,11 +74,12 @@ class SuiteState:
         for name, reason in flagged.items():
             saved = next((r.run for r in self.compared if name in r.run.cases), None)
             saved_profile = saved.cases[name]["extra_info"].get("profile") if saved else None
-            base = saved.commit if saved and saved.commit != "unversioned" else None
-            repro = repro_command(name, base, str(self.device))
+            # the compared run's commit; without one, the committed code (the manifest's)
+            base = (saved.commit if saved else "HEAD") or None
+            repro = repro_command(name, None if base == "unversioned" else base, str(self.device))
             head = self.runner.profiles.get(name)
             if saved is None:
-                note = "no compared run; the cost diff above is what changed"
+                note = "no compared run to profile against; the repro profiles both sides"
                 self.explained.append(Explained(name, reason, None, note, repro))
             else:
                 self.explained.append(against_saved(name, reason, head, saved_profile, repro))
