@@ -284,6 +284,7 @@ def test_verdict_against_a_saved_run_with_samples(tmp_path):
         (["--warmup-time", "-1"], "--warmup-time '-1': expected a number >= 0 (seconds)"),
         (["--min-effect", "-2"], "--min-effect '-2': expected a number >= 0"),
         (["--min-effect", "nan"], "valid range [0, inf)"),
+        (["--profile-time", "0"], "--profile-time '0': expected seconds > 0"),
     ],
 )
 def test_bad_options_are_usage_errors(tmp_path, args, message):

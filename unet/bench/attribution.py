@@ -22,6 +22,7 @@ from unet.bench.runner import file_name
 
 SIDES = ("base", "head")
 PROFILE_TURNS = 2  # profiling processes per side, alternating with the other side's
+PROFILE_TIME = 1.0  # seconds of calls per case and process: a flagged case deserves more
 
 
 class ProfileError(RuntimeError):
@@ -118,7 +119,14 @@ def _run_side(
         node_ids,
         device=device,
         storage=folder / "storage",
-        options=["-q", "--benchmark-disable", "--skip-costs", f"--profile-dir={folder}", *options],
+        options=[
+            "-q",
+            "--benchmark-disable",
+            "--skip-costs",
+            f"--profile-dir={folder}",
+            f"--profile-time={PROFILE_TIME}",
+            *options,
+        ],
     )
     path = os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")])
     env = {**os.environ, "PYTHONPATH": path}

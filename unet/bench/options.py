@@ -12,6 +12,7 @@ import torch
 
 from unet.bench.hardware import resolve_device
 from unet.bench.manifest import DEFAULT_PATH as MANIFEST
+from unet.bench.profile import PROFILE_SECONDS
 from unet.bench.runner import DTYPES
 from unet.bench.verdict import MIN_EFFECT
 from unet.choices import unsupported
@@ -63,6 +64,13 @@ warmup_seconds = _at_least_zero("--warmup-time", "seconds")
 min_effect = _at_least_zero("--min-effect", "a fraction of the median: 0.03 = 3 %")
 
 
+def profile_seconds(text: str) -> float:
+    value = _at_least_zero("--profile-time", "seconds")(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"--profile-time {text!r}: expected seconds > 0")
+    return value
+
+
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("unet-bench")
     _add_case_options(group)
@@ -104,6 +112,13 @@ def _add_case_options(g: pytest.OptionGroup) -> None:
         default=None,
         help="profile every case after its timing (torch.profiler) and write its per-operator "
         "profile and Chrome trace here; saved and compared runs keep the profile in any case",
+    )
+    g.addoption(
+        "--profile-time",
+        type=profile_seconds,
+        default=PROFILE_SECONDS,
+        help=f"seconds of calls per case profile, > 0 (default {PROFILE_SECONDS}; "
+        "unet-bench explain and ab use 1)",
     )
 
 
@@ -162,6 +177,7 @@ class SuiteOptions:
     quick: bool  # the CPU-CI tier
     warmup_time: float | None  # seconds per case; None: the device's default
     profile_dir: Path | None  # write each case's profile and Chrome trace here
+    profile_time: float  # seconds of calls per case profile
     update_cost_manifest: bool  # write this run's costs instead of failing on changes
     cost_manifest: Path  # the manifest the cost gate checks
     verdict: bool  # noise-aware verdicts against the compared run

@@ -20,8 +20,8 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 OUTSIDE = "outside operators"
-PROFILE_SECONDS = 0.1  # profiled calls per case: at least this long in all ...
-MAX_CALLS = 20  # ... but no more calls than this
+PROFILE_SECONDS = 0.1  # profiled calls per case: at least this long in all (a saved run's) ...
+MAX_CALLS = 100  # ... but no more calls than this
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,11 @@ class CaseProfile:
         return cls(int(data["calls"]), float(data["wall_s"]), ops, str(data.get("clock", "cpu")))
 
 
-def calls_for(per_call_s: float) -> int:
-    """How many case calls make a profile with stable self times."""
+def calls_for(per_call_s: float, seconds: float = PROFILE_SECONDS) -> int:
+    """How many case calls fill ``seconds`` of profiling (at least one)."""
     if per_call_s <= 0:
         return MAX_CALLS
-    return max(1, min(MAX_CALLS, math.ceil(PROFILE_SECONDS / per_call_s)))
+    return max(1, min(MAX_CALLS, math.ceil(seconds / per_call_s)))
 
 
 def profile_call(
@@ -64,12 +64,13 @@ def profile_call(
     device: torch.device,
     per_call_s: float,
     trace: Path | None = None,
+    seconds: float = PROFILE_SECONDS,
 ) -> CaseProfile:
     """Profile warm, synchronised calls of ``fn``; ``trace``: also write a Chrome trace there
     (open it in Perfetto or chrome://tracing)."""
     cuda = device.type == "cuda"
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
-    n = calls_for(per_call_s)
+    n = calls_for(per_call_s, seconds)
     with profile(activities=activities) as prof:
         start = time.perf_counter()
         for _ in range(n):

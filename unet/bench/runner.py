@@ -19,7 +19,7 @@ from torch import nn
 from unet.bench import pbcompat
 from unet.bench.ab.worker import Channel, time_in_turns
 from unet.bench.counters import CallCounts, count_call, counted_on
-from unet.bench.profile import kernel_launches, profile_call
+from unet.bench.profile import PROFILE_SECONDS, kernel_launches, profile_call
 from unet.bench.timing import device_time, peak_memory_bytes, synchronized, warmup
 from unet.costs import measure_costs
 
@@ -49,6 +49,7 @@ class CaseRunner:
     channel: Channel | None = None  # set in a paired A/B worker: take turns per round block
     record_profiles: bool = False  # keep a per-operator profile of each case in its extra_info
     profile_dir: Path | None = None  # also write each case's profile and Chrome trace here
+    profile_s: float = PROFILE_SECONDS  # seconds of calls per profile
     kept: dict[str, KeptCase] = field(default_factory=dict)
     profiles: dict[str, dict] = field(default_factory=dict)  # case -> its profile, as recorded
 
@@ -114,9 +115,10 @@ class CaseRunner:
     def profile(self, name: str, timed: Callable[[], object], per_call: float) -> dict:
         """A per-operator profile of warm calls, outside the timed rounds."""
         if self.profile_dir is None:
-            return profile_call(timed, self.device, per_call).to_dict()
+            return profile_call(timed, self.device, per_call, seconds=self.profile_s).to_dict()
         stem = self.profile_dir / file_name(name)
-        data = profile_call(timed, self.device, per_call, Path(f"{stem}.trace.json")).to_dict()
+        trace = Path(f"{stem}.trace.json")
+        data = profile_call(timed, self.device, per_call, trace, self.profile_s).to_dict()
         Path(f"{stem}.profile.json").write_text(json.dumps({"case": name, **data}, indent=1))
         return data
 

@@ -173,4 +173,5 @@ def make_runner(config: pytest.Config, options: SuiteOptions) -> CaseRunner:
         # against them, as it cannot re-run the saved code
         record_profiles=pbcompat.saves_run(config) or bool(pbcompat.compare_option(config)),
         profile_dir=options.profile_dir,
+        profile_s=options.profile_time,
     )
