@@ -125,3 +125,31 @@ def test_history_spread_is_the_scatter_of_saved_medians(tmp_path):
     name = "test_upsample[up=transposed-bs=1]"
     assert spread[name] == pytest.approx(0.1 / 1.05, rel=0.05)
     assert history_spread(paths[:1]) == {}  # one run says nothing about scatter
+
+
+def _with_profile(path: Path, case_name: str, ops: dict[str, list[float]], wall_s: float) -> None:
+    data = json.loads(path.read_text())
+    for bench in data["benchmarks"]:
+        if bench["name"] == case_name:
+            bench["extra_info"]["profile"] = {"calls": 10, "wall_s": wall_s, "ops": ops}
+    data["commit_info"] = {"id": "abc123"}
+    path.write_text(json.dumps(data))
+
+
+def test_compare_attributes_a_regression_from_the_kept_profiles(tmp_path, capsys):
+    name = "test_norm[norm=group-bs=1]"
+    a = write_run(tmp_path / "a.json")
+    b = write_run(tmp_path / "b.json", seed=7)
+    data = json.loads(b.read_text())  # one case 50 % slower in b
+    for bench in data["benchmarks"]:
+        if bench["name"] == name:
+            bench["stats"]["data"] = [x * 1.5 for x in bench["stats"]["data"]]
+    b.write_text(json.dumps(data))
+    _with_profile(a, name, {"aten::native_group_norm": [1, 0.008]}, 0.010)
+    _with_profile(b, name, {"aten::native_group_norm": [1, 0.008], "aten::clone": [1, 0.005]},
+                  0.015)  # fmt: skip
+    assert main(["compare", str(a), str(b)]) == 1
+    out = capsys.readouterr().out
+    section = out.split(f"\n{name} (confirmed regression)\n")[1]
+    assert section.splitlines()[2].split()[:3] == ["aten::clone", "0", "1"]  # top row
+    assert f"repro: unet-bench explain '{name}' --base abc123 --device cpu" in section

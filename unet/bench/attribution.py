@@ -19,6 +19,7 @@ from pathlib import Path
 from unet.bench.invoke import suite_command
 from unet.bench.profile import Attribution, CaseProfile, OpTime, attribute, breakdown
 from unet.bench.runner import file_name
+from unet.bench.runs import Run
 
 SIDES = ("base", "head")
 PROFILE_TURNS = 2  # profiling processes per side, alternating with the other side's
@@ -62,6 +63,23 @@ def against_saved(
         return Explained(case, reason, None, note, repro)
     base_p, head_p = CaseProfile.from_dict(saved), CaseProfile.from_dict(head)
     return Explained(case, reason, attribute(case, base_p, head_p), "", repro)
+
+
+def between_runs(base: Run, head: Run, flagged: dict[str, str]) -> list[Explained]:
+    """The flagged cases (case -> why) of two saved runs, attributed from the profiles they kept;
+    the repro profiles the base run's commit against the working tree."""
+    device = str(head.hardware.get("device") or "auto")
+    commit = base.commit if base.commit != "unversioned" else None
+    return [
+        against_saved(
+            case,
+            why,
+            head.cases[case].get("extra_info", {}).get("profile"),
+            base.cases[case].get("extra_info", {}).get("profile"),
+            repro_command(case, commit, device),
+        )
+        for case, why in flagged.items()
+    ]
 
 
 def merge_profiles(profiles: Sequence[CaseProfile]) -> CaseProfile:

@@ -121,8 +121,9 @@ def compare_runs(
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Compare two saved runs; exit 1 on a regression or a cost change."""
+    from unet.bench.attribution import between_runs
     from unet.bench.hardware import differing_fields, other_hardware_message
-    from unet.bench.render import cost_change_table, verdict_table
+    from unet.bench.render import attribution_table, cost_change_table, verdict_table
     from unet.bench.runs import RunError, load_run, require_samples
     from unet.bench.verdict import failed
 
@@ -143,6 +144,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     regressions = failed(verdicts)
     for v in regressions:
         print(f"regression: {v.case} {v.change:+.1%} (p = {v.p_value:.2g})")
+    flagged = {v.case: "confirmed regression" for v in regressions}
+    flagged.update((case, "cost change") for case, *_ in changes if case not in flagged)
+    for item in between_runs(base, head, flagged):
+        print(f"\n{item.case} ({item.reason})")
+        att = item.attribution
+        print(attribution_table(att, args.markdown) if att else f"  not attributed: {item.note}")
+        print(f"  repro: {item.repro}")
     return 1 if regressions or changes else 0
 
 
