@@ -158,3 +158,20 @@ def test_a_confirmed_verdict_regression_is_attributed_to_its_operator(tmp_path):
     top = [line.split()[0] for line in section.splitlines()[4:7]]  # the first three rows
     assert "aten::cumsum" in top, section
     assert "test_upsample[up=transposed-bs=1] (" not in section  # untouched: not flagged
+
+
+def test_self_times_agree_with_torch_key_averages(model_call):
+    from torch.profiler import ProfilerActivity, profile
+
+    from unet.bench.profile import self_times
+
+    _, call = model_call
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(3):
+            call()
+    calls, self_ns = self_times(prof.profiler.kineto_results.events(), cuda=False)
+    torch_view = {e.key: e for e in prof.key_averages()}
+    assert set(calls) == set(torch_view)
+    for name, event in torch_view.items():
+        assert calls[name] == event.count, name
+        assert self_ns[name] / 1e3 == pytest.approx(event.self_cpu_time_total, abs=0.01), name
