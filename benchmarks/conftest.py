@@ -11,6 +11,7 @@ import functools
 import pytest
 
 from benchmarks.cases import model_cases, norm_cases, upsample_cases
+from unet.bench.axes import id_suffix
 from unet.bench.state import suite_state
 
 pytest_plugins = ["unet.bench.plugin"]
@@ -19,6 +20,7 @@ pytest_plugins = ["unet.bench.plugin"]
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     state = suite_state(metafunc.config)
     quick, sizes = state.options.quick, state.options.batch_sizes
+    axes = id_suffix(state.axes)  # e.g. "-mode=train": one manifest entry and table per axes
     for fixture, cases in (
         ("model_case", lambda: model_cases(sizes, quick)),
         ("norm_case", lambda: norm_cases(sizes, quick)),
@@ -26,7 +28,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     ):
         if fixture in metafunc.fixturenames:
             params = [
-                pytest.param(c, id=c.id, marks=pytest.mark.benchmark(group=c.group))
+                pytest.param(c, id=c.id + axes, marks=pytest.mark.benchmark(group=c.group + axes))
                 for c in cases()
             ]
             metafunc.parametrize(fixture, params)

@@ -13,11 +13,11 @@ from unet.bench.commands import (
     UsageFailure,
     cmd_ab,
     cmd_compare,
-    cmd_explain,
     cmd_report,
     cmd_run,
     cmd_save_baseline,
 )
+from unet.bench.explain import cmd_explain
 from unet.bench.options import min_effect
 from unet.bench.render import mib, numeric_columns, table
 from unet.bench.storage import DEFAULT_STORAGE

@@ -1,4 +1,5 @@
-"""The benchmark subcommands of ``unet-bench``: run, save-baseline, compare, report, ab, explain.
+"""The benchmark subcommands of ``unet-bench``: run, save-baseline, compare, report, ab
+(explain lives in ``explain.py``).
 
 Each takes the parsed arguments and returns the exit code: 0 pass, 1 regression or cost change,
 4 usage error (pytest's codes), 130 interrupted.
@@ -26,7 +27,7 @@ class UsageFailure(Exception):
     """A usage error: ``unet-bench`` prints it after the command's name and exits 4."""
 
 
-def _hardware_key(device_name: str) -> str:
+def device_key(device_name: str) -> str:
     from unet.bench.hardware import hardware_info, hardware_key, resolve_device
 
     try:
@@ -46,7 +47,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         storage_root,
     )
 
-    key = _hardware_key(args.device)
+    key = device_key(args.device)
     root = storage_root(args.storage)
     if root is None:
         raise UsageFailure("--storage must be a folder")
@@ -87,7 +88,7 @@ def cmd_save_baseline(args: argparse.Namespace) -> int:
         unreadable,
     )
 
-    key = _hardware_key(args.device)
+    key = device_key(args.device)
     run = args.run or _latest_local_run(args.device, args.storage)
     if run is None:
         raise UsageFailure(f"no local run for {key}; run `unet-bench run` first")
@@ -122,6 +123,7 @@ def compare_runs(
 def cmd_compare(args: argparse.Namespace) -> int:
     """Compare two saved runs; exit 1 on a regression or a cost change."""
     from unet.bench.attribution import between_runs
+    from unet.bench.axes import differing_axes, other_axes_message
     from unet.bench.hardware import differing_fields, other_hardware_message
     from unet.bench.render import attribution_table, cost_change_table, verdict_table
     from unet.bench.runs import RunError, load_run, require_samples
@@ -137,6 +139,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if diff and not args.allow_other_hardware:
         subject = "the runs come from different hardware"
         raise UsageFailure(other_hardware_message(subject, diff, ("base", "head")))
+    other = differing_axes(head.hardware, base.hardware)
+    if other and not args.allow_other_hardware:
+        subject = "the runs measured different settings"
+        raise UsageFailure(other_axes_message(subject, other, ("base", "head")))
     verdicts, changes = compare_runs(base, head, args.min_effect)
     print(verdict_table(verdicts, markdown=args.markdown))
     if changes:
@@ -158,7 +164,7 @@ def _latest_local_run(device: str, storage: str) -> Path | None:
     from unet.bench.storage import keyed_storage, saved_runs, storage_root
 
     runs = saved_runs(
-        keyed_storage(storage_root(storage) or Path(DEFAULT_STORAGE), _hardware_key(device))
+        keyed_storage(storage_root(storage) or Path(DEFAULT_STORAGE), device_key(device))
     )
     return runs[-1] if runs else None
 
@@ -209,7 +215,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
     from unet.bench.report import plot_ab
     from unet.bench.verdict import failed
 
-    _hardware_key(args.device)  # a bad --device is a usage error before anything starts
+    device_key(args.device)  # a bad --device is a usage error before anything starts
     out = args.out or Path(DEFAULT_STORAGE) / "ab" / time.strftime("%Y%m%d-%H%M%S")
     settings = ABSettings(
         repo=Path.cwd(),
@@ -270,28 +276,3 @@ def ab_markdown(result: ABResult, seconds: float) -> str:
         f"{len(result.cost_changes)} cost change(s); {seconds:.0f} s wall."
     )
     return "\n".join(lines)
-
-
-def cmd_explain(args: argparse.Namespace) -> int:
-    """One case's profile, or its change against ``--base``, attributed to operators."""
-    import time
-
-    from unet.bench.ab.settings import ABUsageError
-    from unet.bench.explain import explain
-    from unet.bench.render import attribution_text
-
-    _hardware_key(args.device)  # a bad --device is a usage error before anything starts
-    out = args.out or Path(DEFAULT_STORAGE) / "explain" / time.strftime("%Y%m%d-%H%M%S")
-    try:
-        explained = explain(args.case, args.base, args.device, out.resolve(), args.turns)
-    except ABUsageError as err:  # an unknown case or revision, or a suite that failed
-        raise UsageFailure(str(err)) from None
-    except KeyboardInterrupt:
-        print("unet-bench explain: interrupted; the base worktree was removed", file=sys.stderr)
-        return 130
-    if explained.attribution is None:
-        print(f"{explained.case}: not attributed: {explained.note}")
-    else:
-        print(attribution_text(explained.attribution))
-    print(f"unet-bench explain: wrote {out}/explain.md, explain.json and traces", file=sys.stderr)
-    return 0

@@ -8,9 +8,11 @@ changed most. Both write the table as explain.md and explain.json, and the Chrom
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -114,3 +116,25 @@ def explained_markdown(items: list[Explained], title: str) -> str:
 def write_explained(out: Path, items: list[Explained], title: str) -> None:
     (out / "explain.md").write_text(explained_markdown(items, title) + "\n")
     (out / "explain.json").write_text(json.dumps([i.to_dict() for i in items], indent=2) + "\n")
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """``unet-bench explain``: one case's profile, or its change against ``--base``."""
+    from unet.bench.commands import UsageFailure, device_key
+    from unet.bench.storage import DEFAULT_STORAGE
+
+    device_key(args.device)  # a bad --device is a usage error before anything starts
+    out = args.out or Path(DEFAULT_STORAGE) / "explain" / time.strftime("%Y%m%d-%H%M%S")
+    try:
+        explained = explain(args.case, args.base, args.device, out.resolve(), args.turns)
+    except ABUsageError as err:  # an unknown case or revision, or a suite that failed
+        raise UsageFailure(str(err)) from None
+    except KeyboardInterrupt:
+        print("unet-bench explain: interrupted; the base worktree was removed", file=sys.stderr)
+        return 130
+    if explained.attribution is None:
+        print(f"{explained.case}: not attributed: {explained.note}")
+    else:
+        print(attribution_text(explained.attribution))
+    print(f"unet-bench explain: wrote {out}/explain.md, explain.json and traces", file=sys.stderr)
+    return 0

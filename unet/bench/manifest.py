@@ -23,6 +23,7 @@ DEFAULT_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "cost_manife
 
 
 COUNTER_FIELDS = ("total_ops", "ops", "peak_activation_bytes")
+TRAIN_FIELDS = ("backward_flops", "train_flops")  # cases of --mode train only
 
 
 def counters_of(entry: Mapping[str, object], on: object) -> dict[str, object] | None:
@@ -38,6 +39,7 @@ def cost_entry(extra_info: Mapping[str, object]) -> dict[str, object]:
     """The cost fields of a case's extra_info (or a manifest entry), normalised."""
     entry = {f: extra_info.get(f) for f in COST_FIELDS}
     entry["unsupported_ops"] = sorted(entry["unsupported_ops"] or [])  # type: ignore[arg-type]
+    entry.update((f, extra_info[f]) for f in TRAIN_FIELDS if extra_info.get(f) is not None)
     if isinstance(extra_info.get("counters"), dict):
         entry["counters"] = dict(extra_info["counters"])  # type: ignore[call-overload]
     elif (on := extra_info.get("counted_on")) is not None:
@@ -61,7 +63,8 @@ def cost_changes(
     """(field, old, new) for every cost field that differs; the counters, where ``old`` holds
     them for what ``new`` counted on, one row per operator whose count changed."""
     old_e, new_e = cost_entry(old), cost_entry(new)
-    changes = [(f, old_e[f], new_e[f]) for f in COST_FIELDS if old_e[f] != new_e[f]]
+    fields = COST_FIELDS + tuple(f for f in TRAIN_FIELDS if f in old_e or f in new_e)
+    changes = [(f, old_e.get(f), new_e.get(f)) for f in fields if old_e.get(f) != new_e.get(f)]
     on = new.get("counted_on")
     before, after = counters_of(old, on), counters_of(new, on)
     if before is None or after is None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from unet.bench.axes import MODES
 from unet.bench.hardware import resolve_device
 from unet.bench.manifest import DEFAULT_PATH as MANIFEST
 from unet.bench.profile import PROFILE_SECONDS
@@ -30,6 +31,12 @@ def device(text: str) -> torch.device:
 def dtype_name(text: str) -> str:
     if text not in DTYPES:
         raise argparse.ArgumentTypeError(unsupported("--dtype", text, sorted(DTYPES)))
+    return text
+
+
+def mode_name(text: str) -> str:
+    if text not in MODES:
+        raise argparse.ArgumentTypeError(unsupported("--mode", text, list(MODES)))
     return text
 
 
@@ -89,6 +96,13 @@ def _add_case_options(g: pytest.OptionGroup) -> None:
         "--dtype", type=dtype_name, default="float32", help="float32 (default), float16 or bfloat16"
     )
     g.addoption("--channels-last", action="store_true", help="NHWC memory format")
+    g.addoption(
+        "--mode",
+        type=mode_name,
+        default="inference",
+        help="inference (default: eval, no_grad) or train: one timed call is a training step "
+        "(forward, the output's mean as loss, backward, an SGD step), norms with batch statistics",
+    )
     g.addoption(
         "--batch-sizes",
         type=batch_sizes,
@@ -173,6 +187,7 @@ class SuiteOptions:
     device: torch.device  # resolved: auto is CUDA when present, else CPU
     dtype: str  # a key of DTYPES; the weights and input are cast to it
     channels_last: bool  # NHWC model and input
+    mode: str  # "inference" or "train"
     batch_sizes: tuple[int, ...]  # of the model and norm cases
     quick: bool  # the CPU-CI tier
     warmup_time: float | None  # seconds per case; None: the device's default

@@ -13,6 +13,7 @@ import torch
 
 from unet.bench import pbcompat
 from unet.bench.ab.worker import FINAL, SETUP
+from unet.bench.axes import differing_axes, other_axes_message
 from unet.bench.gates import ComparedRun
 from unet.bench.hardware import differing_fields, other_hardware_message
 from unet.bench.options import add_options
@@ -50,8 +51,7 @@ class UnetBenchPlugin:
         machine_info["unet_bench"] = {
             **self.state.hardware,
             "key": self.state.key,
-            "dtype": self.state.options.dtype,
-            "channels_last": self.state.options.channels_last,
+            **self.state.axes,
         }
 
     def pytest_benchmark_compare_machine_info(
@@ -64,6 +64,10 @@ class UnetBenchPlugin:
         if diff and not s.options.allow_other_hardware:
             subject = "--benchmark-compare: the saved run is from other hardware"
             raise pytest.UsageError(other_hardware_message(subject, diff))
+        other = differing_axes(s.axes, theirs)
+        if other and not s.options.allow_other_hardware:
+            subject = "--benchmark-compare: the saved run measured other settings"
+            raise pytest.UsageError(other_axes_message(subject, other))
         index = len(s.compared)
         path = s.compare_paths[index] if index < len(s.compare_paths) else None
         label = path.name if path else f"compared run {index + 1}"

@@ -4,6 +4,7 @@ up, time it with pytest-benchmark, profile it where asked, and record what the s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -22,6 +23,7 @@ from unet.bench.counters import CallCounts, count_call, counted_on
 from unet.bench.profile import PROFILE_SECONDS, kernel_launches, profile_call
 from unet.bench.timing import device_time, peak_memory_bytes, synchronized, warmup
 from unet.costs import measure_costs
+from unet.trainflops import count_train_step
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -40,6 +42,7 @@ class CaseRunner:
     device: torch.device
     dtype_name: str = "float32"
     channels_last: bool = False
+    mode: str = "inference"  # or "train": each timed application is a training step
     warmup_s: float = 0.3  # per case: cuDNN autotuning of its shapes, clocks back up after idling
     warmup_iters: int = 3
     costs: bool = True  # False where another process counts the costs (A/B's extra workers)
@@ -57,8 +60,40 @@ class CaseRunner:
     def dtype(self) -> torch.dtype:
         return DTYPES[self.dtype_name]
 
+    @property
+    def training(self) -> bool:
+        return self.mode == "train"
+
+    def grad_mode(self) -> contextlib.AbstractContextManager:
+        return torch.enable_grad() if self.training else torch.no_grad()
+
+    def call_for(self, module: nn.Module, x: torch.Tensor, repeat: int) -> Callable[[], Any]:
+        """The timed work: ``repeat`` forwards, or in train mode ``repeat`` training steps
+        (forward, the output's mean as loss, backward, an SGD step; gradients freed first)."""
+        if not self.training:
+
+            def forward() -> torch.Tensor:
+                for _ in range(repeat):
+                    out = module(x)
+                return out
+
+            return forward
+        params = [p for p in module.parameters() if p.requires_grad]
+        optimizer = torch.optim.SGD(params, lr=1e-4) if params else None
+
+        def train_step() -> torch.Tensor:
+            for _ in range(repeat):
+                out = module(x)
+                out.float().mean().backward()
+                if optimizer is not None:
+                    optimizer.step()
+                    optimizer.zero_grad(set_to_none=True)
+            return out.detach()
+
+        return train_step
+
     def place(self, module: nn.Module, x: torch.Tensor) -> tuple[nn.Module, torch.Tensor]:
-        module = module.to(device=self.device, dtype=self.dtype).eval()
+        module = module.to(device=self.device, dtype=self.dtype).train(self.training)
         x = x.to(device=self.device, dtype=self.dtype)
         if self.channels_last:
             module = module.to(memory_format=torch.channels_last)
@@ -78,14 +113,9 @@ class CaseRunner:
         module, x = self.place(module, x)
         extra = benchmark.extra_info
         extra.update(self.describe(module, x, info, repeat))
-
-        def forward() -> torch.Tensor:
-            for _ in range(repeat):
-                out = module(x)
-            return out
-
+        forward = self.call_for(module, x, repeat)
         timed = synchronized(forward, self.device)
-        with torch.no_grad():
+        with self.grad_mode():
             # the exact counters are counted on the first call, whose output is checked
             existing = [*module.parameters(), *module.buffers(), x] if self.costs else None
             spent, counts = self.check_output(name, timed, existing)
@@ -134,6 +164,7 @@ class CaseRunner:
             device=self.device.type,
             dtype=self.dtype_name,
             channels_last=self.channels_last,
+            mode=self.mode,
         )
         if self.costs:
             costs = measure_costs(module, x)
@@ -143,6 +174,9 @@ class CaseRunner:
                 mult_adds=costs.mult_adds,
                 unsupported_ops=sorted(costs.unsupported_ops),
             )
+            if self.training:  # per application, as flops: forward plus the convs' backward
+                backward = count_train_step(module, x).backward
+                extra.update(backward_flops=backward, train_flops=costs.flops + backward)
         if self.device.type == "cpu":
             extra["threads"] = torch.get_num_threads()
         if repeat > 1:
@@ -187,7 +221,7 @@ class CaseRunner:
     def device_figures(self, forward: Callable[[], object]) -> dict[str, object]:
         """CUDA: GPU-only time, peak allocator memory, kernels per call, and triton's do_bench
         when asked."""
-        seconds, method = device_time(forward, self.device)
+        seconds, method = device_time(forward, self.device, graph_ok=not self.training)
         extra: dict[str, object] = {
             "device_time_s": seconds,
             "device_time_method": method,

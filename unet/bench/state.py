@@ -13,6 +13,7 @@ from torch import nn
 from unet.bench import pbcompat
 from unet.bench.ab.worker import Channel
 from unet.bench.attribution import Explained, against_saved, repro_command
+from unet.bench.axes import key_suffix, run_axes
 from unet.bench.gates import ComparedRun, CostGate, VerdictGate
 from unet.bench.hardware import hardware_info, hardware_key
 from unet.bench.manifest import ManifestError, load_manifest
@@ -41,6 +42,10 @@ class SuiteState:
     @property
     def device(self) -> torch.device:
         return self.options.device
+
+    @property
+    def axes(self) -> dict[str, object]:
+        return run_axes(self.options)
 
     def measure(
         self,
@@ -129,7 +134,7 @@ def build_state(config: pytest.Config) -> SuiteState:
     if options.device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # autotuned once per shape during warmup
     info = hardware_info(options.device)
-    key = hardware_key(info)
+    key = hardware_key(info) + key_suffix(run_axes(options))  # other axes, other folder
     folder, compare_paths = _storage(config, key)
     cost_gate = None
     if not options.skip_costs:
@@ -158,6 +163,7 @@ def make_runner(config: pytest.Config, options: SuiteOptions) -> CaseRunner:
         device=options.device,
         dtype_name=options.dtype,
         channels_last=options.channels_last,
+        mode=options.mode,
         warmup_s=warmup,
         # calls, counting the output check: CUDA several for autotuning and clocks; CPU the
         # check plus one more (a 400 ms batch-32 case needs no more), or just the check in a

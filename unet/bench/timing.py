@@ -55,15 +55,18 @@ def _events_time(fn: Callable[[], object], iters: int) -> float:
 
 
 def device_time(
-    fn: Callable[[], object], device: torch.device, target_s: float = 0.05
+    fn: Callable[[], object], device: torch.device, target_s: float = 0.05, graph_ok: bool = True
 ) -> tuple[float, str]:
     """GPU-only seconds per call of ``fn`` (unsynchronised), and the method used.
 
     Replays a CUDA graph of ``fn`` between CUDA events, which removes the CPU launch overhead
     that dominates small batches; falls back to events around eager calls when ``fn`` cannot be
-    captured.
+    captured, or when ``graph_ok`` is False (a training step: autograd and the optimizer's
+    state are not captured safely this way).
     """
     try:
+        if not graph_ok:
+            raise RuntimeError("not captured")
         side = torch.cuda.Stream(device)
         side.wait_stream(torch.cuda.current_stream(device))
         with torch.cuda.stream(side):
