@@ -83,3 +83,24 @@ def test_a_bad_mode_is_a_usage_error(tmp_path, args, message):
     proc = suite(tmp_path, *args)
     assert proc.returncode == 4
     assert message in proc.stdout
+
+
+def test_autocast_quick_tier_keeps_float32_weights_and_its_own_ids(tmp_path):
+    out = tmp_path / "autocast.json"
+    proc = suite(tmp_path, *FAST, "-k", "test_model", "--autocast", "bfloat16",
+                 f"--benchmark-json={out}")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout
+    cases = json.loads(out.read_text())["benchmarks"]
+    assert len(cases) == 4
+    for case in cases:
+        assert case["name"].endswith("-autocast=bfloat16]")
+        extra = case["extra_info"]
+        assert (extra["dtype"], extra["autocast"]) == ("float32", "bfloat16")
+        assert extra["counted_on"] == "cpu/float32/autocast=bfloat16"
+        assert extra["ops"]["aten._to_copy"] > 0  # autocast's casts, counted like any op
+
+
+def test_autocast_with_a_cast_dtype_is_a_usage_error(tmp_path):
+    proc = suite(tmp_path, "--autocast", "float16", "--dtype", "bfloat16")
+    assert proc.returncode == 4
+    assert "--autocast float16 runs float32 weights in lower precision" in proc.stdout

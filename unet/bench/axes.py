@@ -11,8 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 MODES = ("inference", "train")
+AUTOCAST_DTYPES = ("bfloat16", "float16")
 # axis -> default; a saved run that lacks an axis was measured at its default
-DEFAULTS: dict[str, Any] = {"mode": "inference", "dtype": "float32", "channels_last": False}
+DEFAULTS: dict[str, Any] = {
+    "mode": "inference",
+    "dtype": "float32",
+    "channels_last": False,
+    "autocast": None,
+}
 
 
 def run_axes(options: Any) -> dict[str, Any]:

@@ -52,9 +52,15 @@ class CallCounts:
         }
 
 
-def counted_on(device: torch.device, dtype_name: str, channels_last: bool) -> str:
-    """What exact counters depend on besides the code: ``cpu/float32``, ``cuda/bfloat16/cl``."""
-    return f"{device.type}/{dtype_name}" + ("/channels_last" if channels_last else "")
+def counted_on(
+    device: torch.device, dtype_name: str, channels_last: bool, autocast: str | None = None
+) -> str:
+    """What exact counters depend on besides the code, e.g. ``cpu/float32``,
+    ``cuda/bfloat16/channels_last``, ``cpu/float32/autocast=bfloat16`` (autocast adds casts)."""
+    parts = [device.type, dtype_name]
+    parts += ["channels_last"] if channels_last else []
+    parts += [f"autocast={autocast}"] if autocast else []
+    return "/".join(parts)
 
 
 def _is_empty_allocation(name: str, out: object) -> bool:

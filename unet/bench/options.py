@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from unet.bench.axes import MODES
+from unet.bench.axes import AUTOCAST_DTYPES, MODES
 from unet.bench.hardware import resolve_device
 from unet.bench.manifest import DEFAULT_PATH as MANIFEST
 from unet.bench.profile import PROFILE_SECONDS
@@ -31,6 +31,12 @@ def device(text: str) -> torch.device:
 def dtype_name(text: str) -> str:
     if text not in DTYPES:
         raise argparse.ArgumentTypeError(unsupported("--dtype", text, sorted(DTYPES)))
+    return text
+
+
+def autocast_name(text: str) -> str:
+    if text not in AUTOCAST_DTYPES:
+        raise argparse.ArgumentTypeError(unsupported("--autocast", text, list(AUTOCAST_DTYPES)))
     return text
 
 
@@ -96,6 +102,13 @@ def _add_case_options(g: pytest.OptionGroup) -> None:
         "--dtype", type=dtype_name, default="float32", help="float32 (default), float16 or bfloat16"
     )
     g.addoption("--channels-last", action="store_true", help="NHWC memory format")
+    g.addoption(
+        "--autocast",
+        type=autocast_name,
+        default=None,
+        help="run each forward under torch.autocast with this dtype (bfloat16 or float16), the "
+        "weights kept in float32; distinct from --dtype, which casts the weights",
+    )
     g.addoption(
         "--mode",
         type=mode_name,
@@ -188,6 +201,7 @@ class SuiteOptions:
     dtype: str  # a key of DTYPES; the weights and input are cast to it
     channels_last: bool  # NHWC model and input
     mode: str  # "inference" or "train"
+    autocast: str | None  # torch.autocast dtype around each forward; None: off
     batch_sizes: tuple[int, ...]  # of the model and norm cases
     quick: bool  # the CPU-CI tier
     warmup_time: float | None  # seconds per case; None: the device's default

@@ -43,6 +43,7 @@ class CaseRunner:
     dtype_name: str = "float32"
     channels_last: bool = False
     mode: str = "inference"  # or "train": each timed application is a training step
+    autocast: str | None = None  # torch.autocast dtype around each forward; None: off
     warmup_s: float = 0.3  # per case: cuDNN autotuning of its shapes, clocks back up after idling
     warmup_iters: int = 3
     costs: bool = True  # False where another process counts the costs (A/B's extra workers)
@@ -67,14 +68,21 @@ class CaseRunner:
     def grad_mode(self) -> contextlib.AbstractContextManager:
         return torch.enable_grad() if self.training else torch.no_grad()
 
+    def precision(self) -> contextlib.AbstractContextManager:
+        """torch.autocast around a forward when asked for, else nothing."""
+        if self.autocast is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=DTYPES[self.autocast])
+
     def call_for(self, module: nn.Module, x: torch.Tensor, repeat: int) -> Callable[[], Any]:
         """The timed work: ``repeat`` forwards, or in train mode ``repeat`` training steps
         (forward, the output's mean as loss, backward, an SGD step; gradients freed first)."""
         if not self.training:
 
             def forward() -> torch.Tensor:
-                for _ in range(repeat):
-                    out = module(x)
+                with self.precision():
+                    for _ in range(repeat):
+                        out = module(x)
                 return out
 
             return forward
@@ -83,8 +91,9 @@ class CaseRunner:
 
         def train_step() -> torch.Tensor:
             for _ in range(repeat):
-                out = module(x)
-                out.float().mean().backward()
+                with self.precision():  # forward and loss; backward outside, as autocast advises
+                    loss = (out := module(x)).float().mean()
+                loss.backward()
                 if optimizer is not None:
                     optimizer.step()
                     optimizer.zero_grad(set_to_none=True)
@@ -120,7 +129,7 @@ class CaseRunner:
             existing = [*module.parameters(), *module.buffers(), x] if self.costs else None
             spent, counts = self.check_output(name, timed, existing)
             if counts is not None:
-                on = counted_on(self.device, self.dtype_name, self.channels_last)
+                on = counted_on(self.device, self.dtype_name, self.channels_last, self.autocast)
                 extra.update(counts.as_extra(on))
             profiles = self.record_profiles or self.profile_dir is not None
             if pbcompat.timing_disabled(benchmark):
@@ -165,6 +174,7 @@ class CaseRunner:
             dtype=self.dtype_name,
             channels_last=self.channels_last,
             mode=self.mode,
+            autocast=self.autocast,
         )
         if self.costs:
             costs = measure_costs(module, x)

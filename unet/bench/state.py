@@ -99,6 +99,18 @@ def check_combinations(config: pytest.Config, options: SuiteOptions) -> None:
     """Options that are valid alone but not together, or not on this machine."""
     if options.verdict and not pbcompat.compare_option(config):
         raise pytest.UsageError("--verdict compares against a saved run: add --benchmark-compare")
+    if options.autocast is not None:
+        if options.dtype != "float32":
+            raise pytest.UsageError(
+                f"--autocast {options.autocast} runs float32 weights in lower precision; "
+                f"--dtype {options.dtype} casts the weights themselves. Use one: --autocast "
+                "with --dtype float32 (the default), or --dtype alone"
+            )
+        if not torch.amp.is_autocast_available(options.device.type):
+            raise pytest.UsageError(
+                f"--autocast: torch {torch.__version__} has no autocast for "
+                f"{options.device.type}; run without --autocast"
+            )
     if options.do_bench:
         if options.device.type != "cuda":
             raise pytest.UsageError("--do-bench needs a CUDA device (triton times GPU work)")
@@ -164,6 +176,7 @@ def make_runner(config: pytest.Config, options: SuiteOptions) -> CaseRunner:
         dtype_name=options.dtype,
         channels_last=options.channels_last,
         mode=options.mode,
+        autocast=options.autocast,
         warmup_s=warmup,
         # calls, counting the output check: CUDA several for autotuning and clocks; CPU the
         # check plus one more (a 400 ms batch-32 case needs no more), or just the check in a
