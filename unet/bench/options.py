@@ -87,34 +87,18 @@ def profile_seconds(text: str) -> float:
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("unet-bench")
     _add_case_options(group)
+    _add_axis_options(group)
+    _add_profile_options(group)
     _add_gate_options(group)
 
 
 def _add_case_options(g: pytest.OptionGroup) -> None:
-    """What is measured and how."""
+    """Where and which cases run."""
     g.addoption(
         "--device",
         type=device,
         default="auto",
         help="auto (CUDA when present, else CPU), cpu, cuda, cuda:N",
-    )
-    g.addoption(
-        "--dtype", type=dtype_name, default="float32", help="float32 (default), float16 or bfloat16"
-    )
-    g.addoption("--channels-last", action="store_true", help="NHWC memory format")
-    g.addoption(
-        "--autocast",
-        type=autocast_name,
-        default=None,
-        help="run each forward under torch.autocast with this dtype (bfloat16 or float16), the "
-        "weights kept in float32; distinct from --dtype, which casts the weights",
-    )
-    g.addoption(
-        "--mode",
-        type=mode_name,
-        default="inference",
-        help="inference (default: eval, no_grad) or train: one timed call is a training step "
-        "(forward, the output's mean as loss, backward, an SGD step), norms with batch statistics",
     )
     g.addoption(
         "--batch-sizes",
@@ -133,6 +117,32 @@ def _add_case_options(g: pytest.OptionGroup) -> None:
         default=None,
         help="seconds of warmup per case, >= 0 (default 0.3 on CUDA, 0.05 on CPU)",
     )
+
+
+def _add_axis_options(g: pytest.OptionGroup) -> None:
+    """The run's axes: what every case measures (part of the run's identity, see axes.py)."""
+    g.addoption(
+        "--dtype", type=dtype_name, default="float32", help="float32 (default), float16 or bfloat16"
+    )
+    g.addoption("--channels-last", action="store_true", help="NHWC memory format")
+    g.addoption(
+        "--autocast",
+        type=autocast_name,
+        default=None,
+        help="run each forward under torch.autocast with this dtype (bfloat16 or float16), the "
+        "weights kept in float32; distinct from --dtype, which casts the weights",
+    )
+    g.addoption(
+        "--mode",
+        type=mode_name,
+        default="inference",
+        help="inference (default: eval, no_grad) or train: one timed call is a training step "
+        "(forward, the output's mean as loss, backward, an SGD step), norms with batch statistics",
+    )
+
+
+def _add_profile_options(g: pytest.OptionGroup) -> None:
+    """Per-operator profiles of the cases."""
     g.addoption(
         "--profile-dir",
         type=Path,
