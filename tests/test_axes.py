@@ -104,3 +104,10 @@ def test_autocast_with_a_cast_dtype_is_a_usage_error(tmp_path):
     proc = suite(tmp_path, "--autocast", "float16", "--dtype", "bfloat16")
     assert proc.returncode == 4
     assert "--autocast float16 runs float32 weights in lower precision" in proc.stdout
+
+
+def test_help_lists_the_axis_options(tmp_path):
+    proc = suite(tmp_path, "--help")
+    assert proc.returncode == 0, proc.stdout
+    for option in ("--mode=MODE", "--autocast=AUTOCAST", "--profile-dir=PROFILE_DIR"):
+        assert option in proc.stdout

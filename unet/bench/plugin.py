@@ -30,6 +30,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     # Runs before pytest-benchmark's own (trylast) configure, so the storage and compare options
     # it reads already point at this hardware's runs.
+    if config.option.help or getattr(config.option, "version", False):
+        return  # pytest only prints; the options' defaults are not parsed values then
     pbcompat.check_version()
     config.pluginmanager.register(UnetBenchPlugin(build_state(config)), PLUGIN_NAME)
 
