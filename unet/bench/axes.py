@@ -18,6 +18,7 @@ DEFAULTS: dict[str, Any] = {
     "dtype": "float32",
     "channels_last": False,
     "autocast": None,
+    "compile": None,
 }
 
 

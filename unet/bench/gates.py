@@ -67,7 +67,8 @@ class CostGate:
         if self.update:
             return
         if failures:
-            pytest.fail(f"{name}: cost changed: " + "; ".join(failures), False)
+            breaks = "".join(f"\n  graph break: {r}" for r in extra.get("graph_break_reasons", []))
+            pytest.fail(f"{name}: cost changed: " + "; ".join(failures) + breaks, False)
         if name not in self.manifest:
             pytest.fail(f"{name}: not in the cost manifest {self.manifest_path}", False)
 

@@ -23,7 +23,8 @@ DEFAULT_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "cost_manife
 
 
 COUNTER_FIELDS = ("total_ops", "ops", "peak_activation_bytes")
-TRAIN_FIELDS = ("backward_flops", "train_flops")  # cases of --mode train only
+# recorded by some runs only: --mode train's FLOPs, --compile's graph breaks (gated exactly)
+TRAIN_FIELDS = ("backward_flops", "train_flops", "graph_breaks")
 
 
 def counters_of(entry: Mapping[str, object], on: object) -> dict[str, object] | None:

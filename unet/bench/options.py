@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from unet.bench.axes import AUTOCAST_DTYPES, MODES
+from unet.bench.compiled import COMPILE_MODES
 from unet.bench.hardware import resolve_device
 from unet.bench.manifest import DEFAULT_PATH as MANIFEST
 from unet.bench.profile import PROFILE_SECONDS
@@ -37,6 +38,12 @@ def dtype_name(text: str) -> str:
 def autocast_name(text: str) -> str:
     if text not in AUTOCAST_DTYPES:
         raise argparse.ArgumentTypeError(unsupported("--autocast", text, list(AUTOCAST_DTYPES)))
+    return text
+
+
+def compile_mode(text: str) -> str:
+    if text not in COMPILE_MODES:
+        raise argparse.ArgumentTypeError(unsupported("--compile", text, list(COMPILE_MODES)))
     return text
 
 
@@ -133,6 +140,16 @@ def _add_axis_options(g: pytest.OptionGroup) -> None:
         "weights kept in float32; distinct from --dtype, which casts the weights",
     )
     g.addoption(
+        "--compile",
+        type=compile_mode,
+        nargs="?",
+        const="default",
+        default=None,
+        help="time each case through torch.compile (mode: default when none is given, "
+        "reduce-overhead, max-autotune, max-autotune-no-cudagraphs); compile time, graph "
+        "breaks and recompiles are recorded, breaks gated like costs",
+    )
+    g.addoption(
         "--mode",
         type=mode_name,
         default="inference",
@@ -212,6 +229,7 @@ class SuiteOptions:
     channels_last: bool  # NHWC model and input
     mode: str  # "inference" or "train"
     autocast: str | None  # torch.autocast dtype around each forward; None: off
+    compile: str | None  # torch.compile mode; None: eager
     batch_sizes: tuple[int, ...]  # of the model and norm cases
     quick: bool  # the CPU-CI tier
     warmup_time: float | None  # seconds per case; None: the device's default

@@ -19,6 +19,7 @@ from torch import nn
 
 from unet.bench import pbcompat
 from unet.bench.ab.worker import Channel, time_in_turns
+from unet.bench.compiled import CompiledCase, break_sources, compile_module, first_call
 from unet.bench.counters import CallCounts, count_call, counted_on
 from unet.bench.profile import PROFILE_SECONDS, kernel_launches, profile_call
 from unet.bench.timing import device_time, peak_memory_bytes, synchronized, warmup
@@ -44,6 +45,7 @@ class CaseRunner:
     channels_last: bool = False
     mode: str = "inference"  # or "train": each timed application is a training step
     autocast: str | None = None  # torch.autocast dtype around each forward; None: off
+    compile_mode: str | None = None  # torch.compile mode; None: eager
     warmup_s: float = 0.3  # per case: cuDNN autotuning of its shapes, clocks back up after idling
     warmup_iters: int = 3
     costs: bool = True  # False where another process counts the costs (A/B's extra workers)
@@ -123,35 +125,74 @@ class CaseRunner:
         extra = benchmark.extra_info
         extra.update(self.describe(module, x, info, repeat))
         forward = self.call_for(module, x, repeat)
-        timed = synchronized(forward, self.device)
+        timed = synchronized(forward, self.device)  # what is timed: the device's work included
         with self.grad_mode():
-            # the exact counters are counted on the first call, whose output is checked
+            # the exact counters are counted on the first (eager) call, whose output is checked
             existing = [*module.parameters(), *module.buffers(), x] if self.costs else None
             spent, counts = self.check_output(name, timed, existing)
             if counts is not None:
                 on = counted_on(self.device, self.dtype_name, self.channels_last, self.autocast)
                 extra.update(counts.as_extra(on))
-            profiles = self.record_profiles or self.profile_dir is not None
-            if pbcompat.timing_disabled(benchmark):
-                # pytest-benchmark warns about an unused fixture; the checked first call was
-                # this case's forward, so it is given nothing to run again
-                benchmark(_nothing)
-                per_call = self.warm(timed, spent) if profiles else spent
-            else:
-                per_call = self.warm(timed, spent)
-                extra.update(self.time(benchmark, name, timed, per_call))
-                per_call = pbcompat.median(benchmark)
-                if self.keep:
-                    self.kept[name] = KeptCase(
-                        timed, pbcompat.iterations(benchmark), pbcompat.samples(benchmark)
-                    )
-                if repeat > 1:
-                    extra["per_application_s"] = per_call / repeat
-                if self.device.type == "cuda":
-                    extra.update(self.device_figures(forward))
-            if profiles:
+            compiled = None
+            if self.compile_mode is not None:  # from here on the compiled module is measured
+                forward, compiled = self.compile_case(name, module, x, repeat)
+                timed = synchronized(forward, self.device)
+                extra.update(compiled.as_extra())
+                spent = compiled.compile_s
+            per_call = self.measure(benchmark, name, (forward, timed), spent, repeat, extra)
+            if self.record_profiles or self.profile_dir is not None:
                 extra["profile"] = self.profiles[name] = self.profile(name, timed, per_call)
+            if compiled is not None:
+                self.check_recompiles(name, compiled, extra)
         return extra
+
+    def measure(
+        self, benchmark: Any, name: str, calls: tuple[Callable[[], object], Callable[[], object]],
+        spent: float, repeat: int, extra: dict[str, object],
+    ) -> float:  # fmt: skip
+        """Warm up and time (or, with timing disabled, neither); seconds per call. ``calls``:
+        the case's work as launched, and synchronised (the one timed)."""
+        forward, timed = calls
+        profiles = self.record_profiles or self.profile_dir is not None
+        if pbcompat.timing_disabled(benchmark):
+            # pytest-benchmark warns about an unused fixture; the checked first call was this
+            # case's forward, so it is given nothing to run again
+            benchmark(_nothing)
+            return self.warm(timed, spent) if profiles else spent
+        per_call = self.warm(timed, spent)
+        extra.update(self.time(benchmark, name, timed, per_call))
+        per_call = pbcompat.median(benchmark)
+        if self.keep:
+            self.kept[name] = KeptCase(
+                timed, pbcompat.iterations(benchmark), pbcompat.samples(benchmark)
+            )
+        if repeat > 1:
+            extra["per_application_s"] = per_call / repeat
+        if self.device.type == "cuda":
+            extra.update(self.device_figures(forward))
+        return per_call
+
+    def compile_case(
+        self, name: str, module: nn.Module, x: torch.Tensor, repeat: int
+    ) -> tuple[Callable[[], object], CompiledCase]:
+        """The compiled case's work, run once (compile time recorded apart from the rounds),
+        and the breaks' source lines when there are any."""
+        mode = str(self.compile_mode)
+        forward = self.call_for(compile_module(module, mode), x, repeat)
+        compiled = first_call(name, mode, synchronized(forward, self.device))
+        if compiled.graph_breaks:  # explain traces again: compile afresh after it
+            reasons = break_sources(module, x) or compiled.reasons
+            forward = self.call_for(compile_module(module, mode), x, repeat)
+            compiled = first_call(name, mode, synchronized(forward, self.device))
+            compiled.reasons = reasons
+        return forward, compiled
+
+    def check_recompiles(self, name: str, compiled: CompiledCase, extra: dict) -> None:
+        """One compile per case (one shape); any later one fails the case."""
+        extra["recompiles"] = again = compiled.recompiles()
+        if again:
+            pytest.fail(f"{name}: recompiled {again} time(s) after the first compile "
+                        "(one shape per case should compile once)", False)  # fmt: skip
 
     def profile(self, name: str, timed: Callable[[], object], per_call: float) -> dict:
         """A per-operator profile of warm calls, outside the timed rounds."""

@@ -177,6 +177,7 @@ def make_runner(config: pytest.Config, options: SuiteOptions) -> CaseRunner:
         channels_last=options.channels_last,
         mode=options.mode,
         autocast=options.autocast,
+        compile_mode=options.compile,
         warmup_s=warmup,
         # calls, counting the output check: CUDA several for autotuning and clocks; CPU the
         # check plus one more (a 400 ms batch-32 case needs no more), or just the check in a
