@@ -56,3 +56,29 @@ def test_report_has_the_choice_table_and_writes_the_scatter(tmp_path, capsys):
     assert main(["report", str(path), "--out", str(tmp_path / "out")]) == 0
     assert "## Layer choices: cost against speed" in capsys.readouterr().out
     assert (tmp_path / "out" / "pareto.png").exists()
+
+
+def test_report_puts_runs_of_other_axes_side_by_side(tmp_path, capsys):
+    from unet.bench.sidebyside import plain_id
+
+    assert plain_id("test_model[conv=standard-bs=1-compile=max-autotune-mode=train]") == (
+        "test_model[conv=standard-bs=1]"
+    )
+    eager = write_run(tmp_path / "eager.json")
+    compiled = write_run(tmp_path / "compiled.json", scale=0.5, seed=3)
+    data = json.loads(compiled.read_text())
+    data["machine_info"]["unet_bench"]["compile"] = "default"
+    for bench in data["benchmarks"]:
+        bench["name"] = bench["name"][:-1] + "-compile=default]"
+        bench["extra_info"].update(compile_s=12.5, compile_cached=False)
+    compiled.write_text(json.dumps(data))
+    assert main(["report", str(eager), "--vs", str(compiled)]) == 0
+    out = capsys.readouterr().out
+    assert "### defaults against compile=default" in out
+    first = "| test_model[conv=standard-norm=batch-up=interpolate-bs=1] |"
+    section = out.split("### defaults against compile=default")[1]
+    row = next(line for line in section.splitlines() if line.startswith(first))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[3] == f"{float(cells[1]) / float(cells[2]):.2f}×"
+    assert float(cells[3][:-1]) == pytest.approx(2.0, rel=0.05)  # the compiled run is 2x faster
+    assert cells[4:] == ["–", "12.5"]

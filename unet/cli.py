@@ -135,6 +135,11 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     report.add_argument("run", type=Path, nargs="?", help="a run file (default: the latest)")
     report.add_argument("--out", type=Path, help="also write report.md and latency.png here")
     report.add_argument("--device", default="auto", help="whose latest run (default auto)")
+    report.add_argument(
+        "--vs", type=Path, action="append", metavar="RUN",
+        help="another run of the same hardware with other axes (e.g. --compile, --mode train): "
+        "its cases side by side with this run's (repeatable)",
+    )  # fmt: skip
     add_storage(report)
     report.set_defaults(func=cmd_report)
 

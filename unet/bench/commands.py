@@ -192,6 +192,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         f"# unet-bench report\n\nRun: `{path.name}`\n\n{study_tables(run)}\n{choices}\n"
         f"{latency_table(run)}"
     )
+    for other in args.vs or []:  # the same cases measured under other axes
+        markdown += f"\n## Against `{other.name}`\n\n{_side_by_side(run, other)}"
     print(markdown)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -204,6 +206,21 @@ def cmd_report(args: argparse.Namespace) -> int:
                 print(f"unet-bench report: no {name}: {err}", file=sys.stderr)
         print(f"unet-bench report: wrote {', '.join(map(str, files))}", file=sys.stderr)
     return 0
+
+
+def _side_by_side(run: Run, path: Path) -> str:
+    from unet.bench.hardware import differing_fields, other_hardware_message
+    from unet.bench.runs import RunError, load_run
+    from unet.bench.sidebyside import side_by_side
+
+    try:
+        other = load_run(path)
+    except RunError as err:
+        raise UsageFailure(str(err)) from None
+    diff = differing_fields(run.hardware, other.hardware)
+    if diff:  # other axes are the point here; other hardware is not
+        raise UsageFailure(other_hardware_message(f"--vs {path}: other hardware", diff))
+    return side_by_side(run, other)
 
 
 def cmd_ab(args: argparse.Namespace) -> int:

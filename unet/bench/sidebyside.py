@@ -1,0 +1,59 @@
+"""Two runs of different axes side by side, case by case: eager against compiled, inference
+against training, float32 against autocast; the speed-up and, for compiled runs, compile time."""
+
+from __future__ import annotations
+
+import re
+
+from unet.bench.axes import DEFAULTS, id_suffix
+from unet.bench.compiled import COMPILE_MODES
+from unet.bench.render import table
+from unet.bench.runs import Run
+
+# an axis as case ids show it: -mode=train, -compile=max-autotune, -channels_last
+_COMPILE = "|".join(sorted(COMPILE_MODES, key=len, reverse=True))  # values with dashes
+AXIS_IN_ID = re.compile(
+    rf"-(?:(?:mode|dtype|autocast)=\w+|compile=(?:{_COMPILE})|channels_last)(?=-|\])"
+)
+
+
+def plain_id(name: str) -> str:
+    """A case name without its axes: the same case of every run."""
+    return AXIS_IN_ID.sub("", name)
+
+
+def axes_label(run: Run) -> str:
+    """What a run measured, e.g. ``mode=train`` or ``defaults`` (eager inference, float32)."""
+    axes = {a: run.hardware.get(a, d) for a, d in DEFAULTS.items()}
+    return id_suffix(axes).lstrip("-") or "defaults"
+
+
+def side_by_side(a: Run, b: Run, markdown: bool = True) -> str:
+    """One row per case both runs measured: each median, a/b (above 1: b is faster), and each
+    run's compile time where it compiled."""
+    la, lb = axes_label(a), axes_label(b)
+    ours = {plain_id(n): c for n, c in a.cases.items()}
+    theirs = {plain_id(n): c for n, c in b.cases.items()}
+    common = sorted(set(ours) & set(theirs))
+    compiled = any(
+        "compile_s" in c.get("extra_info", {}) for c in (*ours.values(), *theirs.values())
+    )
+    header = ["case", f"{la} ms", f"{lb} ms", f"{la} / {lb}"]
+    header += [f"{la} compile s", f"{lb} compile s"] if compiled else []
+    rows = []
+    for case in common:
+        ma, mb = ours[case]["stats"]["median"], theirs[case]["stats"]["median"]
+        row = [case, f"{ma * 1e3:.3f}", f"{mb * 1e3:.3f}", f"{ma / mb:.2f}×"]
+        if compiled:
+            for c in (ours[case], theirs[case]):
+                extra = c.get("extra_info", {})
+                seconds, cached = extra.get("compile_s"), extra.get("compile_cached")
+                if seconds is None:
+                    row.append("–")
+                else:
+                    row.append(f"{seconds:.1f}" + (" (cached)" if cached else ""))
+        rows.append(row)
+    title = f"### {la} against {lb}"
+    if not rows:
+        return f"{title}\n\n(no case measured in both runs)\n"
+    return f"{title}\n\n{table(header, rows, markdown=markdown)}\n"
