@@ -86,3 +86,33 @@ def test_an_unknown_compile_mode_is_a_usage_error(tmp_path):
     assert proc.returncode == 4
     assert "Unsupported --compile 'fastest'" in proc.stdout
     assert "max-autotune" in proc.stdout
+
+
+# The compiled upsample's first call fails the way a compiler error does; the rest compile
+FAILING_COMPILE = """
+import torch
+
+_compile = torch.compile
+
+def compile(model, **kwargs):
+    compiled = _compile(model, **kwargs)
+    if type(model).__name__ != "InterpolateConv":
+        return compiled
+
+    def fail(*args, **kw):
+        raise RuntimeError("injected: C++ compile failed for this graph")
+
+    return fail
+
+torch.compile = compile
+"""
+
+
+def test_a_failing_compile_fails_its_case_alone_with_the_error(tmp_path):
+    proc = suite(tmp_path, *COMPILED, "-k", "test_upsample", plugin=FAILING_COMPILE)
+    assert proc.returncode == 1, proc.stdout
+    assert (
+        f"{UPSAMPLE}: torch.compile (mode default) failed: RuntimeError: "
+        "injected: C++ compile failed for this graph"
+    ) in proc.stdout
+    assert "1 failed, 1 passed" in proc.stdout
