@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from unet.bench.ab.settings import ABSettings
 from unet.bench.invoke import suite_command
 from unet.bench.profile import Attribution, CaseProfile, OpTime, attribute, breakdown
 from unet.bench.runner import file_name
@@ -130,8 +131,6 @@ def profile_in_turns(
 def _run_side(
     tree: Path, node_ids: list[str], folder: Path, device: str, options: Sequence[str], side: str
 ) -> None:
-    import os
-
     folder.mkdir(parents=True, exist_ok=True)
     command = suite_command(
         node_ids,
@@ -146,8 +145,7 @@ def _run_side(
             *options,
         ],
     )
-    path = os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")])
-    env = {**os.environ, "PYTHONPATH": path}
+    env = ABSettings.env(tree)  # the tree's own unet package, as A/B's workers import it
     proc = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
     log = folder / "pytest.log"
     log.write_text(proc.stdout + proc.stderr)

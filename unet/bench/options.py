@@ -29,28 +29,21 @@ def device(text: str) -> torch.device:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def dtype_name(text: str) -> str:
-    if text not in DTYPES:
-        raise argparse.ArgumentTypeError(unsupported("--dtype", text, sorted(DTYPES)))
-    return text
+def _one_of(option: str, choices: list[str]):
+    """A ``type=`` callable accepting only ``choices``; the error names the valid ones."""
+
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise argparse.ArgumentTypeError(unsupported(option, text, choices))
+        return text
+
+    return parse
 
 
-def autocast_name(text: str) -> str:
-    if text not in AUTOCAST_DTYPES:
-        raise argparse.ArgumentTypeError(unsupported("--autocast", text, list(AUTOCAST_DTYPES)))
-    return text
-
-
-def compile_mode(text: str) -> str:
-    if text not in COMPILE_MODES:
-        raise argparse.ArgumentTypeError(unsupported("--compile", text, list(COMPILE_MODES)))
-    return text
-
-
-def mode_name(text: str) -> str:
-    if text not in MODES:
-        raise argparse.ArgumentTypeError(unsupported("--mode", text, list(MODES)))
-    return text
+dtype_name = _one_of("--dtype", sorted(DTYPES))
+autocast_name = _one_of("--autocast", list(AUTOCAST_DTYPES))
+compile_mode = _one_of("--compile", list(COMPILE_MODES))
+mode_name = _one_of("--mode", list(MODES))
 
 
 def batch_sizes(text: str) -> tuple[int, ...]:
