@@ -18,6 +18,7 @@ from unet.bench.commands import (
     cmd_save_baseline,
 )
 from unet.bench.explain import cmd_explain
+from unet.bench.history import command as history_command
 from unet.bench.options import min_effect
 from unet.bench.render import mib, numeric_columns, table
 from unet.bench.storage import DEFAULT_STORAGE
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (
         _add_costs, _add_run, _add_compare, _add_report, _add_ab, _add_explain, _add_save_baseline,
+        history_command.add_parser,
     ):  # fmt: skip
         add(sub)
     return parser
