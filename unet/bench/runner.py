@@ -254,10 +254,10 @@ class CaseRunner:
         return time.perf_counter() - start, counts
 
     def warm(self, timed: Callable[[], object], spent: float) -> float:
-        """Warm up (the output check was the first call); seconds per call."""
-        start = time.perf_counter()
-        calls = warmup(timed, self.warmup_s - spent, self.warmup_iters - 1)
-        return (time.perf_counter() - start) / calls if calls else spent
+        """Warm up (the output check was the first call); seconds per call: the fastest plain
+        call, since the first calls (counted, compiled, or still warming) can be many times slower
+        and the estimate sizes the rounds."""
+        return min(warmup(timed, self.warmup_s - spent, max(1, self.warmup_iters - 1)))
 
     def time(
         self, benchmark: Any, name: str, timed: Callable[[], object], per_call: float

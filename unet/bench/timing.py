@@ -31,17 +31,18 @@ def synchronized(fn: Callable[[], object], device: torch.device) -> Callable[[],
     return call
 
 
-def warmup(fn: Callable[[], object], min_time_s: float, min_iters: int) -> int:
+def warmup(fn: Callable[[], object], min_time_s: float, min_iters: int) -> list[float]:
     """Call ``fn`` (already synchronised) until both ``min_time_s`` and ``min_iters`` are reached.
 
     Time-based, because what needs warming (GPU clocks, autotuning of every shape) takes time,
-    not a fixed number of calls. Returns the number of calls made.
+    not a fixed number of calls. Returns each call's seconds.
     """
-    start, n = time.perf_counter(), 0
-    while n < min_iters or time.perf_counter() - start < min_time_s:
+    start, times = time.perf_counter(), []
+    while len(times) < min_iters or time.perf_counter() - start < min_time_s:
+        t0 = time.perf_counter()
         fn()
-        n += 1
-    return n
+        times.append(time.perf_counter() - t0)
+    return times
 
 
 def _events_time(fn: Callable[[], object], iters: int) -> float:
