@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from unet.bench.ab.worker import DEFAULT_BLOCKS
+from unet.bench.bisect import command as bisect_command
 from unet.bench.commands import (
     UsageFailure,
     cmd_ab,
@@ -80,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (
         _add_costs, _add_run, _add_compare, _add_report, _add_ab, _add_explain, _add_save_baseline,
-        history_command.add_parser,
+        history_command.add_parser, bisect_command.add_parser,
     ):  # fmt: skip
         add(sub)
     return parser

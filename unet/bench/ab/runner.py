@@ -59,7 +59,8 @@ def run_ab(settings: ABSettings, base_rev: str) -> ABResult:
             settings.say("the base predates paired workers; measuring in process blocks")
             result = ABResult(base_rev=base_rev, mode=PROCESS_BLOCKS)
             result = measure_in_process_blocks(settings, trees, result)
-        result.explained = explain_flagged(settings, trees, result)
+        if settings.attribute:
+            result.explained = explain_flagged(settings, trees, result)
         return result
 
 

@@ -36,6 +36,8 @@ class ABSettings:
     blocks: int = DEFAULT_BLOCKS  # round blocks per case and side (paired workers)
     min_effect: float = MIN_EFFECT
     pytest_args: Sequence[str] = ()
+    cases: Sequence[str] = ()  # node ids to measure (relative to a tree's root); all when empty
+    attribute: bool = True  # profile and attribute the flagged cases (bisect's steps do not)
     log: TextIO = field(default=sys.stderr)
 
     def say(self, message: str) -> None:
@@ -45,7 +47,7 @@ class ABSettings:
         """The suite command of the process ``name``, on ``cases`` (node ids, relative to the
         tree's root; all when empty), writing ``<out>/<name>.json``."""
         return suite_command(
-            list(cases) or ["benchmarks"],
+            list(cases) or list(self.cases) or ["benchmarks"],
             device=self.device,
             storage=self.out / "storage",  # never the user's runs
             quick=self.quick,

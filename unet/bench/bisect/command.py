@@ -1,0 +1,162 @@
+"""``unet-bench bisect --good REV --bad REV``: arguments, revision checks, the run, the report.
+
+Exit 0 when a first bad commit was found, 1 when nothing regressed between the ends, 4 on bad
+revisions or cases, 130 when interrupted (the worktrees are removed either way)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from unet.bench.ab.git import git, sigterm_as_interrupt, toplevel
+from unet.bench.ab.settings import ABError, ABSettings, ABUsageError
+from unet.bench.ab.worker import DEFAULT_BLOCKS
+from unet.bench.bisect.measure import Measurer, cost_lines
+from unet.bench.bisect.report import Bisection, Found, markdown
+from unet.bench.bisect.search import (
+    BAD,
+    Evidence,
+    decide_cost,
+    decide_time,
+    first_bad,
+    verdict_line,
+)
+from unet.bench.options import min_effect
+from unet.bench.storage import DEFAULT_STORAGE
+from unet.bench.verdict import MIN_EFFECT, failed
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    bisect = sub.add_parser(
+        "bisect",
+        help="the first commit between --good and --bad at which cases got slower or changed "
+        "cost (paired A/B per step; costs exactly, first)",
+        description="A first A/B of the two ends finds the cases that regress (or takes "
+        "--case). Cost changes are bisected first, exactly, one pass per step; slowdowns then, "
+        "each step a paired A/B against --good, unsure steps measured again with more rounds. "
+        "Your working tree is never touched: every commit is measured in a temporary worktree. "
+        "Arguments after -- go to pytest.",
+    )
+    bisect.add_argument("--good", required=True, help="a revision without the regression")
+    bisect.add_argument("--bad", required=True, help="a later revision with it")
+    bisect.add_argument("--case", action="append", default=[], metavar="NAME",
+                        help="a case to bisect, full name or id (repeatable; default: the "
+                        "cases that regress between the ends)")  # fmt: skip
+    bisect.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
+    bisect.add_argument("--quick", action="store_true", help="the quick tier")
+    bisect.add_argument("--blocks", type=int, default=DEFAULT_BLOCKS, help=argparse.SUPPRESS)
+    bisect.add_argument(
+        "--min-effect", type=min_effect, default=MIN_EFFECT, help="default 0.03 (3 %%), >= 0"
+    )
+    bisect.add_argument("--out", type=Path, help="output folder (.benchmarks/bisect/<time>)")
+    bisect.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
+    bisect.set_defaults(func=cmd_bisect)
+
+
+def resolve(repo: Path, option: str, rev: str) -> str:
+    proc = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if proc.returncode or not proc.stdout.strip():
+        raise ABUsageError(f"{option} {rev!r}: unknown revision; name a commit, branch or tag")
+    return proc.stdout.strip()
+
+
+def commit_range(repo: Path, good_rev: str, bad_rev: str) -> list[str]:
+    """good, the first-parent commits after it, bad; ABUsageError when that is no range."""
+    good, bad = resolve(repo, "--good", good_rev), resolve(repo, "--bad", bad_rev)
+    if good == bad:
+        raise ABUsageError(f"--good {good_rev!r} and --bad {bad_rev!r} are the same commit")
+    ancestor = subprocess.run(["git", "-C", str(repo), "merge-base", "--is-ancestor", good, bad])
+    if ancestor.returncode:
+        raise ABUsageError(
+            f"--good {good_rev!r} is not an ancestor of --bad {bad_rev!r}: bisect looks for "
+            "the first bad commit after a good one (were the two swapped?)"
+        )
+    between = git(repo, "rev-list", "--reverse", "--first-parent", "--ancestry-path",
+                  f"{good}..{bad}").split()  # fmt: skip
+    return [good, *between] if between and between[-1] == bad else [good, bad]
+
+
+def subject(repo: Path, commit: str) -> str:
+    return git(repo, "log", "-1", "--format=%s", commit)
+
+
+def run(settings: ABSettings, good_rev: str, bad_rev: str, case_names: list[str]) -> Bisection:
+    """Bisect the commits from ``good_rev`` to ``bad_rev`` (``settings.out``: where each step's
+    files go). Cost changes first, exactly; then slowdowns."""
+    from unet.bench.explain import resolve_case
+
+    repo = toplevel(settings.repo)
+    commits = commit_range(repo, good_rev, bad_rev)
+    refs = [resolve_case(repo, name) for name in case_names]
+    node_ids = [r.node_id for r in refs]
+    sizes = sorted({o for r in refs for o in r.options[1:]}, key=int)
+    if sizes:  # the named cases exist only under their batch sizes
+        settings.pytest_args = [*settings.pytest_args, "--batch-sizes", ",".join(sizes)]
+    b = Bisection(commits[0], commits[-1], commits)
+    measurer = Measurer(repo, b.good, settings)
+    subjects = {c: subject(repo, c) for c in commits}
+    settings.say(f"{len(commits) - 2} commit(s) between good {b.good[:7]} and bad {b.bad[:7]}")
+    ends = measurer.ab(b.bad, settings.blocks, node_ids)
+    names = {r.name for r in refs}
+    slower = [v for v in failed(ends.verdicts) if not names or v.case in names]
+    changed = sorted({c for c, *_ in ends.cost_changes if not names or c in names})
+    lines = [verdict_line(v) for v in ends.verdicts]
+    lines += cost_lines(ends.base, ends.head, changed) if ends.base and ends.head else []
+    decision = BAD if slower or changed else "no regression"
+    b.evidence.append(Evidence(b.bad, subjects[b.bad], "ends", decision, lines, settings.blocks))
+    if changed:
+        ids = [ends.head.cases[c]["fullname"] for c in changed]
+
+        def cost_changed(commit: str) -> list[str]:
+            return cost_lines(ends.base, measurer.costs(commit, ids), changed)
+
+        step = lambda c: decide_cost(c, subjects[c], cost_changed, b.evidence)  # noqa: E731
+        first = commits[first_bad(commits, step)]
+        b.found.append(Found("cost", first, subjects[first], changed))
+    if slower:
+        cases = [v.case for v in slower]
+        ids = [ends.head.cases[c]["fullname"] for c in cases]
+        ends_change = max(v.change for v in slower)
+
+        def measure(commit: str, blocks: int):
+            return measurer.ab(commit, blocks, ids).verdicts
+
+        step = lambda c: decide_time(  # noqa: E731
+            c, subjects[c], cases, measure, settings.blocks, ends_change, b.evidence
+        )
+        first = commits[first_bad(commits, step)]
+        b.found.append(Found("slower", first, subjects[first], cases))
+    return b
+
+
+def cmd_bisect(args: argparse.Namespace) -> int:
+    from unet.bench.commands import UsageFailure, device_key
+
+    device_key(args.device)  # a bad --device is a usage error before anything starts
+    out = (args.out or Path(DEFAULT_STORAGE) / "bisect" / time.strftime("%Y%m%d-%H%M%S")).resolve()
+    settings = ABSettings(repo=Path.cwd(), out=out, device=args.device, quick=args.quick,
+                          blocks=args.blocks, min_effect=args.min_effect,
+                          pytest_args=list(args.pytest_args))  # fmt: skip
+    started = time.perf_counter()
+    try:
+        with sigterm_as_interrupt():
+            b = run(settings, args.good, args.bad, args.case)
+    except ABError as err:  # a bad revision or case (usage), or a suite that crashed
+        raise UsageFailure(str(err)) from None
+    except KeyboardInterrupt:
+        print("unet-bench bisect: interrupted; the worktrees were removed", file=sys.stderr)
+        return 130
+    text = markdown(b, time.perf_counter() - started)
+    print(text)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bisect.md").write_text(text + "\n")
+    (out / "bisect.json").write_text(json.dumps(b.to_dict(), indent=2))
+    print(f"unet-bench bisect: wrote {out}/bisect.md, bisect.json", file=sys.stderr)
+    return 0 if b.found else 1
