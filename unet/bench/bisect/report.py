@@ -42,9 +42,10 @@ def markdown(b: Bisection, seconds: float) -> str:
         lines.append("**No regression between the ends**: no case is slower and no cost changed.")
     lines += ["", "| # | commit | subject | measured | decision | evidence |", "|---" * 6 + "|"]
     for i, e in enumerate(b.evidence, 1):
-        evidence = "<br>".join([*e.detail, *([f"*{e.note}*"] if e.note else [])])
         measured = f"{e.measured}, {e.blocks} blocks" if e.blocks else e.measured
+        first, *more = [*e.detail, *([f"*{e.note}*"] if e.note else [])] or [""]
         lines.append(f"| {i} | `{e.commit[:7]}` | {e.subject} | {measured} | {e.decision} "
-                     f"| {evidence} |")  # fmt: skip
+                     f"| {first} |")  # fmt: skip
+        lines += [f"| | | | | | {line} |" for line in more]  # one row per case: readable as text
     lines += ["", f"{len(b.evidence)} measurement(s), {seconds:.0f} s wall."]
     return "\n".join(lines)
