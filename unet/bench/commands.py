@@ -111,12 +111,14 @@ def compare_runs(
 ) -> tuple[list[Verdict], list[tuple[str, str, object, object]]]:
     """Verdicts and cost changes for every case present in both runs."""
     from unet.bench.runs import cost_changes_between
+    from unet.bench.telemetry import demote
     from unet.bench.verdict import compare_samples
 
     verdicts = [
-        compare_samples(name, base.samples(name), head.samples(name), min_effect=min_effect)
+        demote(compare_samples(name, base.samples(name), head.samples(name), min_effect=min_effect),
+               base.cases[name].get("extra_info", {}), head.cases[name].get("extra_info", {}))
         for name in sorted(set(base.cases) & set(head.cases))
-    ]
+    ]  # fmt: skip
     return verdicts, cost_changes_between(base, head)
 
 

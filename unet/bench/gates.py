@@ -19,6 +19,7 @@ from unet.bench.manifest import (
 )
 from unet.bench.runner import KeptCase
 from unet.bench.runs import Run
+from unet.bench.telemetry import demote
 from unet.bench.timing import rerun_samples
 from unet.bench.verdict import Verdict, compare_samples, judge_and_confirm
 
@@ -136,3 +137,9 @@ class VerdictGate:
             )
 
         self.verdicts, self.reruns = judge_and_confirm(list(kept), judge, remeasure)
+        # a throttled GPU fakes a change: such a verdict is unsure, with the reason
+        self.verdicts = [
+            demote(v, saved[v.case].cases[v.case].get("extra_info", {}),
+                   {"telemetry": {"throttled": kept[v.case].throttled}})
+            for v in self.verdicts
+        ]  # fmt: skip

@@ -136,5 +136,9 @@ class UnetBenchPlugin:
                     tr.write_line(f"  not attributed: {explained.note}")
                 tr.write_line(f"  repro: {explained.repro}")
                 tr.write_line("")
+        if self.state.runner.throttles:  # their timings are suspect, and verdicts say unsure
+            tr.section("unet-bench: GPU throttled during the rounds", sep="-", yellow=True)
+            for case, reasons in self.state.runner.throttles.items():
+                tr.write_line(f"{case}: {', '.join(reasons)}")
         if cost is not None and cost.uncounted and not cost.update:
             tr.write_line(cost.uncounted_message(), yellow=True)

@@ -84,6 +84,10 @@ def verdict_table(verdicts: Sequence[Verdict], markdown: bool = False) -> str:
         ]
         for v in verdicts
     ]
+    if any(v.note for v in verdicts):  # e.g. the GPU throttled: why a change is only unsure
+        header.append("note")
+        for row, v in zip(rows, verdicts, strict=True):
+            row.append(v.note)
     return table(header, rows, markdown=markdown)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from unet.bench.render import table
 from unet.bench.runs import Run
+from unet.bench.telemetry import throttled
 from unet.bench.verdict import Verdict
 
 # The article's figures (its timings look like a CPU's).
@@ -110,6 +111,8 @@ def latency_table(run: Run) -> str:
     header = ["case", "median ms", "IQR ms", "rounds"]
     header += ["GPU-only ms", "peak MiB"] if cuda else []
     header += ["do_bench ms", "median / do_bench"] if dobench else []
+    telemetry = any("telemetry" in c.get("extra_info", {}) for c in run.cases.values())
+    header += ["GPU throttled"] if telemetry else []
     out = ["## All cases", ""]
     for group, items in by_group.items():
         rows = []
@@ -122,6 +125,8 @@ def latency_table(run: Run) -> str:
             if dobench:
                 ref = e.get("do_bench_median_s")
                 row += [_ms(ref), f"{med / ref - 1:+.1%}" if ref else MISSING]
+            if telemetry:  # NVML saw a thermal or power slowdown around the rounds
+                row.append("⚠ " + ", ".join(throttled(e)) if throttled(e) else "no")
             rows.append(row)
         out += [f"### {group}", "", table(header, rows, markdown=True), ""]
     return "\n".join(out)

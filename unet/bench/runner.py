@@ -21,8 +21,9 @@ from unet.bench import pbcompat
 from unet.bench.ab.worker import Channel, time_in_turns
 from unet.bench.compiled import CompiledCase, break_sources, compile_module, first_call
 from unet.bench.counters import CallCounts, count_call, counted_on
-from unet.bench.profile import PROFILE_SECONDS, kernel_launches, profile_call
-from unet.bench.timing import device_time, peak_memory_bytes, synchronized, warmup
+from unet.bench.profile import PROFILE_SECONDS, profile_call
+from unet.bench.telemetry import Telemetry, throttled, watching
+from unet.bench.timing import device_figures, synchronized, warmup
 from unet.costs import measure_costs
 from unet.trainflops import count_train_step
 
@@ -36,6 +37,7 @@ class KeptCase:
     timed: Callable[[], object]  # the synchronised call that was timed
     iterations: int  # calls per round
     samples: list[float]  # seconds per call, per round
+    throttled: list[str] = field(default_factory=list)  # GPU throttle reasons during the rounds
 
 
 @dataclass
@@ -56,6 +58,8 @@ class CaseRunner:
     record_profiles: bool = False  # keep a per-operator profile of each case in its extra_info
     profile_dir: Path | None = None  # also write each case's profile and Chrome trace here
     profile_s: float = PROFILE_SECONDS  # seconds of calls per profile
+    telemetry: Telemetry | None = None  # NVML readings around each case's rounds (CUDA)
+    throttles: dict[str, list[str]] = field(default_factory=dict)  # case -> why it throttled
     kept: dict[str, KeptCase] = field(default_factory=dict)
     profiles: dict[str, dict] = field(default_factory=dict)  # case -> its profile, as recorded
 
@@ -160,16 +164,18 @@ class CaseRunner:
             benchmark(_nothing)
             return self.warm(timed, spent) if profiles else spent
         per_call = self.warm(timed, spent)
-        extra.update(self.time(benchmark, name, timed, per_call))
+        with watching(self.telemetry, extra):
+            extra.update(self.time(benchmark, name, timed, per_call))
+        if throttled(extra):
+            self.throttles[name] = throttled(extra)
         per_call = pbcompat.median(benchmark)
         if self.keep:
-            self.kept[name] = KeptCase(
-                timed, pbcompat.iterations(benchmark), pbcompat.samples(benchmark)
-            )
+            self.kept[name] = KeptCase(timed, pbcompat.iterations(benchmark),
+                                       pbcompat.samples(benchmark), throttled(extra))  # fmt: skip
         if repeat > 1:
             extra["per_application_s"] = per_call / repeat
         if self.device.type == "cuda":
-            extra.update(self.device_figures(forward))
+            extra.update(device_figures(forward, self.device, self.training, self.do_bench))
         return per_call
 
     def compile_case(
@@ -268,23 +274,6 @@ class CaseRunner:
             return time_in_turns(self.channel, benchmark, name, timed, per_call, self.budget)
         benchmark(timed)
         return {}
-
-    def device_figures(self, forward: Callable[[], object]) -> dict[str, object]:
-        """CUDA: GPU-only time, peak allocator memory, kernels per call, and triton's do_bench
-        when asked."""
-        seconds, method = device_time(forward, self.device, graph_ok=not self.training)
-        extra: dict[str, object] = {
-            "device_time_s": seconds,
-            "device_time_method": method,
-            "peak_memory_bytes": peak_memory_bytes(forward, self.device),
-            "kernel_launches": kernel_launches(forward, self.device),
-        }
-        if self.do_bench:
-            from triton.testing import do_bench
-
-            # same process, same case: the reference our median must agree with
-            extra["do_bench_median_s"] = do_bench(forward, return_mode="median") / 1e3
-        return extra
 
 
 def file_name(case: str) -> str:

@@ -71,7 +71,16 @@ def merge_runs(runs: list[Run]) -> Run:
             target["stats"]["data"] = list(target["stats"].get("data") or []) + run.samples(name)
             for key, value in entry.get("extra_info", {}).items():
                 target["extra_info"].setdefault(key, value)  # costs: from the counting process
+            _join_throttling(target["extra_info"], entry.get("extra_info", {}))
     return merged
+
+
+def _join_throttling(target: dict, extra: dict) -> None:
+    """A side throttled if any of its processes did (their telemetry is kept per process)."""
+    reasons = (extra.get("telemetry") or {}).get("throttled")
+    if reasons and "telemetry" in target:
+        joined = set(target["telemetry"].get("throttled") or []) | set(reasons)
+        target["telemetry"] = {**target["telemetry"], "throttled": sorted(joined)}
 
 
 def cost_changes_between(base: Run, head: Run) -> list[tuple[str, str, object, object]]:

@@ -21,6 +21,7 @@ from unet.bench.options import SuiteOptions
 from unet.bench.runner import CaseRunner
 from unet.bench.runs import history_spread
 from unet.bench.storage import compare_target, keyed_storage, saved_runs, storage_root
+from unet.bench.telemetry import Telemetry
 from unet.bench.verdict import failed
 
 PLUGIN_NAME = "unet-bench"  # the plugin object holding the state, in pytest's plugin manager
@@ -180,10 +181,9 @@ def make_runner(config: pytest.Config, options: SuiteOptions) -> CaseRunner:
         compile_mode=options.compile,
         warmup_s=warmup,
         # calls, counting the output check: CUDA several for autotuning and clocks; CPU the
-        # check plus one more (a 400 ms batch-32 case needs no more), or just the check in a
-        # paired A/B worker, whose round blocks each start after another process ran, on both
-        # sides alike
-        warmup_iters=3 if cuda else (1 if channel else 2),
+        # check plus one more (a 400 ms batch-32 case needs no more; in a paired A/B worker,
+        # whose round blocks each start after another process ran, the one that sizes them)
+        warmup_iters=3 if cuda else 2,
         costs=not options.skip_costs,
         keep=options.verdict,
         do_bench=options.do_bench,
@@ -194,4 +194,5 @@ def make_runner(config: pytest.Config, options: SuiteOptions) -> CaseRunner:
         record_profiles=pbcompat.saves_run(config) or bool(pbcompat.compare_option(config)),
         profile_dir=options.profile_dir,
         profile_s=options.profile_time,
+        telemetry=Telemetry.open(options.device),  # None without NVML or a GPU
     )

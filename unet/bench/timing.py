@@ -108,3 +108,25 @@ def rerun_samples(
             timed()
         samples.append((time.perf_counter() - start) / iterations)
     return samples
+
+
+def device_figures(
+    forward: Callable[[], object], device: torch.device, training: bool, with_do_bench: bool
+) -> dict[str, object]:
+    """CUDA: GPU-only time, peak allocator memory, kernels per call, and triton's do_bench
+    when asked."""
+    from unet.bench.profile import kernel_launches
+
+    seconds, method = device_time(forward, device, graph_ok=not training)
+    extra: dict[str, object] = {
+        "device_time_s": seconds,
+        "device_time_method": method,
+        "peak_memory_bytes": peak_memory_bytes(forward, device),
+        "kernel_launches": kernel_launches(forward, device),
+    }
+    if with_do_bench:
+        from triton.testing import do_bench
+
+        # same process, same case: the reference our median must agree with
+        extra["do_bench_median_s"] = do_bench(forward, return_mode="median") / 1e3
+    return extra

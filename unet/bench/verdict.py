@@ -59,6 +59,7 @@ class Verdict:
     noise_floor: float = 0.0  # relative spread of per-process medians of the same side
     base_processes: tuple[float, ...] = ()  # per-process medians, A/B mode
     head_processes: tuple[float, ...] = ()
+    note: str = ""  # why the outcome is what it is when not the statistics alone (throttling)
 
     @property
     def noisy(self) -> bool:

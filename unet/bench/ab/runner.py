@@ -26,6 +26,7 @@ from unet.bench.attribution import (
     repro_command,
 )
 from unet.bench.runs import cost_changes_between
+from unet.bench.telemetry import demote
 from unet.bench.verdict import Verdict, compare_generations, failed, judge_and_confirm
 
 # where a tree keeps its worker side: today's path first, then where it lived before
@@ -123,6 +124,10 @@ def measure_paired(settings: ABSettings, trees: dict[str, Path], result: ABResul
     write_turns(settings.out / "schedule.tsv", generations)
     result.base = _side_run(settings, workers, "base")
     result.head = _side_run(settings, workers, "head")
+    result.verdicts = [  # a throttled GPU fakes a change: unsure, with the reason
+        demote(v, result.base.cases[v.case]["extra_info"], result.head.cases[v.case]["extra_info"])
+        for v in result.verdicts
+    ]
     result.unmatched = sorted(measured["base"] ^ measured["head"])
     result.cost_changes = cost_changes_between(result.base, result.head)
     return result
