@@ -7,14 +7,15 @@
 #   report/report.md      the study tables from that run, and the do_bench agreement per case
 #   report/latency.png
 #   ab-quality-cuda.json  A/A and injected-slowdown A/B runs on the GPU (scripts/ab_quality.py)
-#   counters.txt          the exact counters on CUDA against the committed CPU ones, per case
+#   counters.txt          the exact counters on CUDA against the committed CPU ones, per case,
+#                         and the NVML telemetry (throttled cases)
 #   explain.md            one batch-1 hourglass attributed to operators on the GPU
 #   checks.log            what ran, with exit codes
 #
 # A machine without network needs fvcore's wheels, and a pytest-benchmark in the supported range
 # (the suite stops with exit 4 otherwise; see unet/bench/pbcompat.py): prepare them here with
 #   bash ../shared/offline-wheels.sh torchinfo tabulate portalocker 'pytest-benchmark>=5.3.1,<6' \
-#       pygal pygaljs
+#       pygal pygaljs ruptures nvidia-ml-py
 # carry .whl, and start the command with the install line that script prints.
 # Usage: bash scripts/gpu_checks.sh [A/B runs, default 5]
 set -uo pipefail
@@ -55,6 +56,13 @@ for b in run:
         print(b['name'], 'cuda:', got, 'cpu:', want)
     print(b['name'], 'kernel_launches', e.get('kernel_launches'))
 print(same, 'of', len(run), 'cases count the same on CUDA as on CPU')
+# NVML telemetry (nvidia-ml-py): recorded per case when pynvml imports; throttled cases listed
+tele = [b for b in run if 'telemetry' in b['extra_info']]
+print(len(tele), 'of', len(run), 'cases have NVML telemetry; first:',
+      tele[0]['extra_info']['telemetry'] if tele else None)
+for b in tele:
+    if b['extra_info']['telemetry']['throttled']:
+        print('throttled:', b['name'], b['extra_info']['telemetry']['throttled'])
 " "$out/cuda-run.json" > "$out/counters.txt" 2>&1
 # A/B needs git history (it checks out a base revision): a copied tree without .git gets one
 if ! command -v git > /dev/null; then
