@@ -1,5 +1,6 @@
 """The GitHub workflows stay safe: zizmor finds nothing, and the rules it cannot see hold."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -58,10 +59,49 @@ def test_gpu_gate_runs_only_on_the_label_event_or_dispatch():
     assert "workflow_dispatch" in wf["on"]
     ab = wf["jobs"]["ab"]
     assert "github.event.label.name == 'gpu-benchmark'" in ab["if"]
-    assert ab["runs-on"] == ["self-hosted", "linux", "gpu"]
+    assert ab["runs-on"] == "${{ matrix.runner }}"
     assert wf["jobs"]["record"]["if"] == "github.event_name == 'push'"
     # the failing step comes after the upload
     names = [s.get("name") or s.get("uses", "") for s in ab["steps"]]
     assert names.index("Fail last, after uploading") > max(
         i for i, n in enumerate(names) if "upload-artifact" in n
     )
+
+
+def runner_matrix(expression: str, variable: str | None) -> list[list[str]]:
+    """What ``fromJSON(vars.GPU_RUNNERS || '<default>')`` gives for the variable's value."""
+    found = re.fullmatch(r"\$\{\{ fromJSON\(vars\.GPU_RUNNERS \|\| '(.*)'\) \}\}", expression)
+    assert found, expression
+    return json.loads(variable or found.group(1))
+
+
+def test_the_gpu_jobs_run_on_every_runner_of_the_fleet_variable_or_the_one_default():
+    wf = load(next(p for p in WORKFLOWS if p.name == "gpu.yml"))
+    fleet = '[["self-hosted","linux","gpu-h100"],["self-hosted","linux","gpu-l4"]]'
+    for name in ("record", "ab"):
+        job = wf["jobs"][name]
+        assert job["runs-on"] == "${{ matrix.runner }}"
+        assert job["strategy"]["fail-fast"] is False  # one GPU's failure keeps the others' runs
+        expression = job["strategy"]["matrix"]["runner"]
+        assert runner_matrix(expression, None) == [["self-hosted", "linux", "gpu"]]
+        assert runner_matrix(expression, fleet)[1] == ["self-hosted", "linux", "gpu-l4"]
+        # each matrix entry uploads under its own name
+        uploads = [s for s in job["steps"] if "upload-artifact" in s.get("uses", "")]
+        assert all("strategy.job-index" in s["with"]["name"] for s in uploads)
+
+
+def test_only_the_pages_job_may_deploy_and_only_history_may_push():
+    wf = load(next(p for p in WORKFLOWS if p.name == "gpu.yml"))
+    jobs = wf["jobs"]
+    assert jobs["pages"]["permissions"] == {"pages": "write", "id-token": "write"}
+    assert "PUBLISH_HISTORY == 'true'" in jobs["pages"]["if"]
+    assert jobs["pages"]["needs"] == "history"
+    assert jobs["history"]["permissions"] == {"contents": "write"}
+    assert jobs["history"]["needs"] == "record"
+    for name, job in jobs.items():
+        if name not in ("pages", "history"):
+            assert "permissions" not in job, name  # the workflow's contents: read
+    for path in WORKFLOWS:
+        text = path.read_text()
+        assert text.count("pages: write") == (path.name == "gpu.yml")
+        assert text.count("id-token: write") == (path.name == "gpu.yml")

@@ -39,9 +39,10 @@ class ABSettings:
     cases: Sequence[str] = ()  # node ids to measure (relative to a tree's root); all when empty
     attribute: bool = True  # profile and attribute the flagged cases (bisect's steps do not)
     log: TextIO = field(default=sys.stderr)
+    command_name: str = "ab"  # whose progress lines these are (bisect runs A/Bs too)
 
     def say(self, message: str) -> None:
-        print(f"unet-bench ab: {message}", file=self.log, flush=True)
+        print(f"unet-bench {self.command_name}: {message}", file=self.log, flush=True)
 
     def command(self, name: str, cases: Sequence[str], extra: Sequence[str]) -> list[str]:
         """The suite command of the process ``name``, on ``cases`` (node ids, relative to the

@@ -143,7 +143,7 @@ def cmd_bisect(args: argparse.Namespace) -> int:
     out = (args.out or Path(DEFAULT_STORAGE) / "bisect" / time.strftime("%Y%m%d-%H%M%S")).resolve()
     settings = ABSettings(repo=Path.cwd(), out=out, device=args.device, quick=args.quick,
                           blocks=args.blocks, min_effect=args.min_effect,
-                          pytest_args=list(args.pytest_args))  # fmt: skip
+                          pytest_args=list(args.pytest_args), command_name="bisect")  # fmt: skip
     started = time.perf_counter()
     try:
         with sigterm_as_interrupt():

@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
 from collections.abc import Sequence
+from html import escape
 from pathlib import Path
 
 from unet.bench.history.findings import all_findings
@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     history.add_argument("sources", type=Path, nargs="*", help="run files or folders")
     history.add_argument("--key", help="hardware key (default: the sources' one key, else "
-                         "this machine's)")  # fmt: skip
+                         "this machine's); 'all': a page per key found, and an index")  # fmt: skip
     history.add_argument("--device", default="auto", help="whose key by default (auto)")
     history.add_argument("--storage", default=DEFAULT_STORAGE, help="local run folder")
     history.add_argument("--out", type=Path, help="output folder (.benchmarks/history/<key>)")
@@ -43,12 +43,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     history.set_defaults(func=cmd_history)
 
 
-def keys_of(files: Sequence[Path]) -> Counter:
-    keys: Counter = Counter()
+ALL = "all"
+
+
+def by_key(files: Sequence[Path]) -> dict[str, list[Path]]:
+    """The run files of each hardware key ("?" for run files without one)."""
+    keys: dict[str, list[Path]] = {}
     for path in files:
         if unreadable(path) is None:
             data = json.loads(path.read_text())
-            keys[data.get("machine_info", {}).get("unet_bench", {}).get("key", "?")] += 1
+            key = data.get("machine_info", {}).get("unet_bench", {}).get("key", "?")
+            keys.setdefault(key, []).append(path)
     return keys
 
 
@@ -58,7 +63,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     try:
         if args.sources:
             files = run_files(args.sources)
-            keys = keys_of(files)
+            keys = by_key(files)
             key = args.key or (next(iter(keys)) if len(keys) == 1 else device_key(args.device))
         else:
             key = args.key or device_key(args.device)
@@ -66,7 +71,10 @@ def cmd_history(args: argparse.Namespace) -> int:
             files = sorted(local.glob("*.json")) if local.is_dir() else []
             files += committed_baselines(key)
         out = args.out or Path(args.storage) / "history" / key
-        written = run(files, key, out, args.min_effect)
+        if key == ALL:
+            written = run_all(files, out, args.min_effect)
+        else:
+            written = run(files, key, out, args.min_effect)
     except HistoryError as err:
         raise UsageFailure(str(err)) from None
     for path in written:
@@ -96,3 +104,26 @@ def run(files: Sequence[Path], key: str, out: Path, min_effect: float = MIN_EFFE
         mine = [f for f in found if f.group == group]
         written.append(plot_group(history, group, cases, mine, out / f"{slug(group)}.png"))
     return written
+
+
+def run_all(files: Sequence[Path], out: Path, min_effect: float = MIN_EFFECT) -> list[Path]:
+    """A history per hardware key found in ``files`` (``out/<key>/``), an index.html linking
+    them and one history.md of all their summaries (the fleet's job summary)."""
+    keys = {k: paths for k, paths in sorted(by_key(files).items()) if k != "?"}
+    if not keys:
+        raise HistoryError(f"no unet-bench run among {len(files)} file(s)")
+    written, items, summaries = [], [], []
+    for key, paths in keys.items():
+        written += run(paths, key, out / key, min_effect)
+        summaries.append((out / key / "history.md").read_text())
+        found = json.loads((out / key / "history.json").read_text())["findings"]
+        items.append(f'<li><a href="{escape(key)}/index.html">{escape(key)}</a>: '
+                     f"{len(found)} change(s) detected</li>")  # fmt: skip
+    index = out / "index.html"
+    index.write_text(
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>unet-bench history"
+        "</title></head><body style='font: 14px system-ui, sans-serif; margin: 24px'>"
+        f"<h1>unet-bench history</h1><ul>{''.join(items)}</ul></body></html>\n"
+    )
+    (out / "history.md").write_text("\n".join(summaries))
+    return [index, out / "history.md", *written]
