@@ -165,3 +165,12 @@ def test_bad_revisions_exit_4_before_anything_runs(eight_commits, tmp_path, good
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert message in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_case_exits_4_naming_it(eight_commits, tmp_path):
+    repo, commits = eight_commits
+    proc = bisect(repo, tmp_path / "out", "--good", commits[0], "--bad", commits[7],
+                  "--case", "conv=standard-norm=btach-bs=1x")  # fmt: skip
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "'conv=standard-norm=btach-bs=1x'" in proc.stderr
+    assert not (tmp_path / "out").exists()

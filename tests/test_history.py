@@ -77,9 +77,15 @@ def test_a_creep_of_2_percent_per_run_over_5_runs_is_reported_from_its_start(tmp
 def test_an_exact_field_steps_exactly_and_runs_of_one_commit_are_pooled(tmp_path):
     for n in range(1, 7):
         write_run(tmp_path, n, {CASE: 0.010}, flops={CASE: 1000 if n < 5 else 1200})
-    write_run(tmp_path, 6, {CASE: 0.010}, flops={CASE: 1200}, seed=1)  # a second run of 06
+    write_run(tmp_path, 6, {CASE: 0.010}, flops={CASE: 1200}, seed=1,
+              ran="2026-11-01T12:00:00")  # a second run of 06  # fmt: skip
+    copy = tmp_path / "copy_of_run_1.json"  # e.g. a committed baseline copied from a local run
+    copy.write_text((tmp_path / "0001_01aaaaa_0.json").read_text())
     history = load_history(sorted(tmp_path.glob("*.json")), KEY)
     assert [p.runs for p in history.cases[CASE].points] == [1, 1, 1, 1, 1, 2]
+    assert [why for _, why in history.skipped] == [
+        f"the same run as {tmp_path}/0001_01aaaaa_0.json"
+    ]
     by, _ = history_of(tmp_path)
     flops = by[(CASE, "flops")]
     assert (flops.start.id[:2], flops.end.id[:2], flops.change.after) == ("04", "05", 1200)

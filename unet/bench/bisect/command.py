@@ -9,6 +9,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from unet.bench.bisect.search import (
     first_bad,
     verdict_line,
 )
+from unet.bench.invoke import suite_command
 from unet.bench.options import min_effect
 from unet.bench.storage import DEFAULT_STORAGE
 from unet.bench.verdict import MIN_EFFECT, failed
@@ -83,6 +85,25 @@ def commit_range(repo: Path, good_rev: str, bad_rev: str) -> list[str]:
     return [good, *between] if between and between[-1] == bad else [good, bad]
 
 
+def check_cases(repo: Path, settings: ABSettings, refs: list) -> None:
+    """ABUsageError naming the ``--case``s that the suite (as in the working tree) does not
+    collect, before anything is measured."""
+    with tempfile.TemporaryDirectory() as scratch:  # nothing is created under --out yet
+        command = suite_command([r.node_id for r in refs], device=settings.device,
+                                storage=Path(scratch), quick=settings.quick,
+                                options=["--collect-only", "-q", *settings.pytest_args])  # fmt: skip
+        proc = subprocess.run(command, cwd=repo, env=ABSettings.env(repo), capture_output=True,
+                              text=True)  # fmt: skip
+    missing = [r.name for r in refs if r.node_id not in proc.stdout]
+    if proc.returncode or missing:
+        names = ", ".join(repr(n) for n in missing or [r.name for r in refs])
+        raise ABUsageError(
+            f"--case {names}: not a case of this suite{' (quick tier)' if settings.quick else ''}"
+            "; `pytest benchmarks --collect-only -q` lists them, e.g. "
+            "'test_model[conv=standard-norm=batch-up=interpolate-bs=1]'"
+        )
+
+
 def subject(repo: Path, commit: str) -> str:
     return git(repo, "log", "-1", "--format=%s", commit)
 
@@ -99,6 +120,8 @@ def run(settings: ABSettings, good_rev: str, bad_rev: str, case_names: list[str]
     sizes = sorted({o for r in refs for o in r.options[1:]}, key=int)
     if sizes:  # the named cases exist only under their batch sizes
         settings.pytest_args = [*settings.pytest_args, "--batch-sizes", ",".join(sizes)]
+    if refs:
+        check_cases(repo, settings, refs)
     b = Bisection(commits[0], commits[-1], commits)
     measurer = Measurer(repo, b.good, settings)
     subjects = {c: subject(repo, c) for c in commits}

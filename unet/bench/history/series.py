@@ -98,6 +98,7 @@ def load_history(files: Iterable[Path], key: str) -> History:
     by_commit: dict[tuple[str, bool], list] = {}
     skipped: list[tuple[Path, str]] = []
     keys_seen: dict[str, int] = {}
+    seen: dict[tuple[str, str], Path] = {}  # (commit, when it ran) -> the file read
     for path in files:
         why = unreadable(path)
         if why:
@@ -112,6 +113,10 @@ def load_history(files: Iterable[Path], key: str) -> History:
             continue
         info, ran = data.get("commit_info") or {}, str(data.get("datetime", ""))
         commit_id = info.get("id") or UNVERSIONED
+        if (commit_id, ran) in seen:  # a copy (a committed baseline is a copy of a local run)
+            skipped.append((path, f"the same run as {seen[commit_id, ran]}"))
+            continue
+        seen[commit_id, ran] = path
         slot = (commit_id, bool(info.get("dirty")))
         by_commit.setdefault(slot, []).append((run, info, ran))
     if not by_commit:
