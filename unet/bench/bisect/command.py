@@ -89,9 +89,10 @@ def check_cases(repo: Path, settings: ABSettings, refs: list) -> None:
     """ABUsageError naming the ``--case``s that the suite (as in the working tree) does not
     collect, before anything is measured."""
     with tempfile.TemporaryDirectory() as scratch:  # nothing is created under --out yet
+        options = ["--collect-only", "-q", *settings.pytest_args]
         command = suite_command([r.node_id for r in refs], device=settings.device,
                                 storage=Path(scratch), quick=settings.quick,
-                                options=["--collect-only", "-q", *settings.pytest_args])  # fmt: skip
+                                options=options)  # fmt: skip
         proc = subprocess.run(command, cwd=repo, env=ABSettings.env(repo), capture_output=True,
                               text=True)  # fmt: skip
     missing = [r.name for r in refs if r.node_id not in proc.stdout]
