@@ -20,7 +20,7 @@ from unet.bench.commands import (
 )
 from unet.bench.explain import cmd_explain
 from unet.bench.history import command as history_command
-from unet.bench.options import min_effect
+from unet.bench.options import min_effect, positive_int
 from unet.bench.render import mib, numeric_columns, table
 from unet.bench.storage import DEFAULT_STORAGE
 from unet.bench.verdict import MIN_EFFECT
@@ -56,16 +56,6 @@ def cmd_costs(args: argparse.Namespace) -> int:
         cell += [r["total_ops"], mib(r["peak_activation_bytes"]), r["unsupported_ops"]]
     print(table(columns, cells, right=numeric_columns(cells, len(columns))))
     return 0
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def add_storage(parser: argparse.ArgumentParser) -> None:

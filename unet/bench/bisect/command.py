@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from unet.bench.ab.git import git, sigterm_as_interrupt, toplevel
+from unet.bench.ab.result import ABResult
 from unet.bench.ab.settings import ABError, ABSettings, ABUsageError
 from unet.bench.ab.worker import DEFAULT_BLOCKS
 from unet.bench.bisect.measure import Measurer, cost_lines
@@ -27,9 +28,9 @@ from unet.bench.bisect.search import (
     verdict_line,
 )
 from unet.bench.invoke import suite_command
-from unet.bench.options import min_effect
+from unet.bench.options import min_effect, positive_int
 from unet.bench.storage import DEFAULT_STORAGE
-from unet.bench.verdict import MIN_EFFECT, failed
+from unet.bench.verdict import MIN_EFFECT, Verdict, failed
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -50,7 +51,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "cases that regress between the ends)")  # fmt: skip
     bisect.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
     bisect.add_argument("--quick", action="store_true", help="the quick tier")
-    bisect.add_argument("--blocks", type=int, default=DEFAULT_BLOCKS, help=argparse.SUPPRESS)
+    bisect.add_argument("--blocks", type=positive_int, default=DEFAULT_BLOCKS,
+                        help=f"round blocks per case and side of each A/B ({DEFAULT_BLOCKS}); "
+                        "an unsure step doubles them")  # fmt: skip
     bisect.add_argument(
         "--min-effect", type=min_effect, default=MIN_EFFECT, help="default 0.03 (3 %%), >= 0"
     )
@@ -135,29 +138,42 @@ def run(settings: ABSettings, good_rev: str, bad_rev: str, case_names: list[str]
     lines += cost_lines(ends.base, ends.head, changed) if ends.base and ends.head else []
     decision = BAD if slower or changed else "no regression"
     b.evidence.append(Evidence(b.bad, subjects[b.bad], "ends", decision, lines, settings.blocks))
-    if changed:
-        ids = [ends.head.cases[c]["fullname"] for c in changed]
-
-        def cost_changed(commit: str) -> list[str]:
-            return cost_lines(ends.base, measurer.costs(commit, ids), changed)
-
-        step = lambda c: decide_cost(c, subjects[c], cost_changed, b.evidence)  # noqa: E731
-        first = commits[first_bad(commits, step)]
-        b.found.append(Found("cost", first, subjects[first], changed))
+    if changed:  # exact, so first: one pass per step
+        b.found.append(bisect_costs(b, measurer, ends, changed, subjects))
     if slower:
-        cases = [v.case for v in slower]
-        ids = [ends.head.cases[c]["fullname"] for c in cases]
-        ends_change = max(v.change for v in slower)
-
-        def measure(commit: str, blocks: int):
-            return measurer.ab(commit, blocks, ids).verdicts
-
-        step = lambda c: decide_time(  # noqa: E731
-            c, subjects[c], cases, measure, settings.blocks, ends_change, b.evidence
-        )
-        first = commits[first_bad(commits, step)]
-        b.found.append(Found("slower", first, subjects[first], cases))
+        b.found.append(bisect_time(b, measurer, ends, slower, subjects))
     return b
+
+
+def bisect_costs(b: Bisection, measurer: Measurer, ends: ABResult, changed: list[str],
+                 subjects: dict[str, str]) -> Found:  # fmt: skip
+    """The first commit whose exact costs of ``changed`` differ from good's."""
+    ids = [ends.head.cases[c]["fullname"] for c in changed]
+
+    def cost_changed(commit: str) -> list[str]:
+        return cost_lines(ends.base, measurer.costs(commit, ids), changed)
+
+    step = lambda c: decide_cost(c, subjects[c], cost_changed, b.evidence)  # noqa: E731
+    first = b.commits[first_bad(b.commits, step)]
+    return Found("cost", first, subjects[first], changed)
+
+
+def bisect_time(b: Bisection, measurer: Measurer, ends: ABResult, slower: list[Verdict],
+                subjects: dict[str, str]) -> Found:  # fmt: skip
+    """The first commit at which any of the ``slower`` cases is slower than good."""
+    cases = [v.case for v in slower]
+    ids = [ends.head.cases[c]["fullname"] for c in cases]
+    ends_change = max(v.change for v in slower)
+    blocks = measurer.settings.blocks
+
+    def measure(commit: str, n: int) -> list[Verdict]:
+        return measurer.ab(commit, n, ids).verdicts
+
+    step = lambda c: decide_time(  # noqa: E731
+        c, subjects[c], cases, measure, blocks, ends_change, b.evidence
+    )
+    first = b.commits[first_bad(b.commits, step)]
+    return Found("slower", first, subjects[first], cases)
 
 
 def cmd_bisect(args: argparse.Namespace) -> int:
