@@ -4,6 +4,7 @@ commits in which commit 3 changes one case's costs and commit 5 slows another.""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -174,3 +175,23 @@ def test_an_unknown_case_exits_4_naming_it(eight_commits, tmp_path):
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "'conv=standard-norm=btach-bs=1x'" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_sigterm_removes_every_worktree_and_leaves_the_tree_alone(eight_commits, tmp_path):
+    repo, commits = eight_commits
+    cmd = [sys.executable, "-m", "unet.cli", "bisect", "--quick", f"--out={tmp_path / 'out'}",
+           "--good", commits[0], "--bad", commits[7], "--", "-k", "test_upsample"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    # the bad end's worktree, then the good one's inside the A/B
+    while len(git(repo, "worktree", "list").splitlines()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(git(repo, "worktree", "list").splitlines()) == 3, "no worktrees appeared"
+    time.sleep(1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted; the worktrees were removed" in err
+    assert len(git(repo, "worktree", "list").splitlines()) == 1
+    assert git(repo, "status", "--porcelain") == ""
