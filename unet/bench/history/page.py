@@ -11,7 +11,7 @@ from html import escape
 from unet.bench.history.findings import Finding
 from unet.bench.history.series import EXACT_FIELDS, CaseSeries, History, Point
 from unet.bench.history.steps import CREEP, PENALTY, Z
-from unet.bench.history.svg import PALETTE, Frame, Marker, Series, chart
+from unet.bench.history.svg import PALETTE, Frame, Marker, Series, chart, si
 from unet.bench.render import mib
 
 STYLE = """
@@ -92,7 +92,9 @@ def cost_charts(history: History, cases: list[CaseSeries]) -> str:
                 series.append(s)
         if series:
             frame = Frame(440, 220, left=80, bottom=60)
-            svg = chart(series, labels, name, frame=frame, fmt="{:,.4g}")
+            mib_ticks = lambda v: f"{v / 2**20:.3g} MiB"  # noqa: E731
+            fmt = mib_ticks if name == "peak_activation_bytes" else si
+            svg = chart(series, labels, name, frame=frame, fmt=fmt)
             out.append(f"<div><h3>{escape(name)}</h3>{svg}</div>")
     return f'<div class="costs">{"".join(out)}</div>' if out else ""
 
@@ -125,9 +127,11 @@ def method_note(min_effect: float) -> str:
         "median (order statistics). Steps: an exact penalised least-squares segmentation of the "
         f"log medians (PELT, penalty {PENALTY:g}·σ²·ln n, σ the run-to-run scatter from the "
         f"successive differences); a step is kept when it is at least {min_effect:.0%} and "
-        f"{Z:g} standard errors, and a straight ramp does not fit better. Creep: a monotonic "
-        "trend (Kendall's τ, p < 0.05) over a level whose Theil–Sen slope adds up to at least "
-        f"{min_effect:.0%}, measured from where it starts. Exact fields: every change is a step."
+        f"{Z:g} standard errors, and is not better described as a ramp (a flat-then-ramp fit as "
+        "good, and the jump no larger than twice the typical commit-to-commit change). Creep: a "
+        "monotonic trend (Kendall's τ, p < 0.05) over a level whose Theil–Sen slope adds up to "
+        f"at least {min_effect:.0%}, measured from where it starts. Exact fields: every change "
+        "is a step."
     )
 
 

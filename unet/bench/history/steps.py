@@ -13,8 +13,10 @@ step down):
    with the penalty scaled by measured noise instead of fixed. Segments span >= 2 commits: one
    run is never a level.
 3. *Kept steps*: a change of level is kept when it is at least ``min_effect`` and ``Z`` standard
-   errors (sigma x sqrt(1/n1 + 1/n2)), and when the two segments are not fit as well by "flat,
-   then a straight ramp" (then it is a creep, not a step). Dropped boundaries merge their segments.
+   errors (sigma x sqrt(1/n1 + 1/n2)), unless the two segments are fit as well by "flat, then
+   a straight ramp" and the jump at the boundary does not stand out from the other
+   commit-to-commit changes (then the change is spread over many commits: a creep). Dropped
+   boundaries merge their segments.
 4. *Creep*: within each remaining segment of >= ``MIN_CREEP_RUNS`` commits, a monotonic trend
    (Kendall's tau, p < ``CREEP_ALPHA``) whose Theil-Sen slope adds up to at least ``min_effect``
    over the segment is reported as a cumulative change from its onset: the commit where a
@@ -83,11 +85,16 @@ def _segments(bounds: Sequence[int], n: int) -> list[tuple[int, int]]:
 
 
 def _ramp_fits_better(y: np.ndarray, lo: int, mid: int, hi: int) -> bool:
-    """Whether y[lo:hi] is fit at least as well by "flat, then a straight ramp" (a creep, one
-    straight line included) as by two levels split at mid (a step): both have three
-    parameters."""
-    two_levels = sum(float(np.sum((s - np.median(s)) ** 2)) for s in (y[lo:mid], y[mid:hi]))
-    return _hinge(y[lo:hi])[3] <= two_levels
+    """Whether y[lo:hi] is a ramp rather than a step at mid: "flat, then a straight ramp" (a
+    creep, one straight line included) fits at least as well as two levels (both have three
+    parameters), and the jump across mid does not stand out from the other commit-to-commit
+    changes (at most twice their median): a step happens at one commit, a ramp at many."""
+    a, c = y[lo:mid], y[mid:hi]
+    two_levels = sum(float(np.sum((s - np.median(s)) ** 2)) for s in (a, c))
+    moves = np.abs(np.diff(y[lo:hi]))
+    jump, others = moves[mid - lo - 1], np.delete(moves, mid - lo - 1)
+    gradual = len(others) > 0 and jump <= 2 * float(np.median(others))
+    return gradual and _hinge(y[lo:hi])[3] <= two_levels
 
 
 def _weakest(y: np.ndarray, bounds: list[int], sigma: float, min_effect: float) -> int | None:

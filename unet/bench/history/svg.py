@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
 
@@ -55,6 +55,14 @@ class Frame:
         return self.top + (hi - v) / span * (self.height - self.top - self.bottom)
 
 
+def si(value: float) -> str:
+    """A count as people read it on an axis: 14.1M, 989M, 1.2G."""
+    for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g}{suffix}"
+    return f"{value:.4g}"
+
+
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     if hi <= lo:
         return [lo]
@@ -69,7 +77,7 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
 
 def chart(
     series: Sequence[Series], labels: Sequence[str], unit: str, markers: Sequence[Marker] = (),
-    frame: Frame = Frame(900, 340), fmt: str = "{:.4g}",
+    frame: Frame = Frame(900, 340), fmt: Callable[[float], str] = "{:.4g}".format,
 ) -> str:  # fmt: skip
     """The SVG of ``series`` over the commits ``labels`` (x), values in ``unit`` (y)."""
     n = len(labels)
@@ -86,14 +94,15 @@ def chart(
     return "\n".join(out)
 
 
-def _axes(frame: Frame, labels: Sequence[str], lo: float, hi: float, unit: str, fmt: str):
+def _axes(frame: Frame, labels: Sequence[str], lo: float, hi: float, unit: str,
+          fmt: Callable[[float], str]) -> list[str]:  # fmt: skip
     n, bottom = len(labels), frame.height - frame.bottom
     out = [f'<text class="unit" x="4" y="{frame.top - 4}">{escape(unit)}</text>']
     for t in nice_ticks(lo, hi):
         y = frame.y(t, lo, hi)
         out.append(f'<line class="grid" x1="{frame.left}" x2="{frame.width - frame.right}" '
                    f'y1="{y:.1f}" y2="{y:.1f}"/><text class="tick" x="{frame.left - 6}" '
-                   f'y="{y + 4:.1f}" text-anchor="end">{escape(fmt.format(t))}</text>')  # fmt: skip
+                   f'y="{y + 4:.1f}" text-anchor="end">{escape(fmt(t))}</text>')  # fmt: skip
     every = max(1, math.ceil(n / 40))  # at most 40 commit labels
     for i, label in enumerate(labels):
         if i % every:
