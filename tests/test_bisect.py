@@ -173,7 +173,7 @@ def test_an_unknown_case_exits_4_naming_it(eight_commits, tmp_path):
     proc = bisect(repo, tmp_path / "out", "--good", commits[0], "--bad", commits[7],
                   "--case", "conv=standard-norm=btach-bs=1x")  # fmt: skip
     assert proc.returncode == 4, proc.stdout + proc.stderr
-    assert "'conv=standard-norm=btach-bs=1x'" in proc.stderr
+    assert "--case 'test_model[conv=standard-norm=btach-bs=1x]': not a case" in proc.stderr
     assert not (tmp_path / "out").exists()
 
 
