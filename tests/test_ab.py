@@ -14,16 +14,23 @@ import pytest
 from unet.bench.ab.result import load_ab_json
 
 REPO = Path(__file__).resolve().parents[1]
-SLOW_INTERPOLATE = """
+
+
+def slow_interpolate(seconds: float) -> str:
+    """Source to append to unet/layers.py: the interpolating upsampler sleeps ``seconds``."""
+    return f"""
 
 import time as _time
 
 def _slow_forward(self, x, _forward=InterpolateConv.forward):
-    _time.sleep(0.02)
+    _time.sleep({seconds})
     return _forward(self, x)
 
 InterpolateConv.forward = _slow_forward
 """
+
+
+SLOW_INTERPOLATE = slow_interpolate(0.02)
 
 
 @pytest.fixture

@@ -11,21 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
+from test_ab import slow_interpolate
 
 from unet.bench.bisect.search import BAD, GOOD, Evidence, decide_time, first_bad
 from unet.bench.verdict import NO_CHANGE, REGRESSION, UNSURE, Verdict
 
 REPO = Path(__file__).resolve().parents[1]
-SLOW_INTERPOLATE = """
-
-import time as _time
-
-def _slow_forward(self, x, _forward=InterpolateConv.forward):
-    _time.sleep(0.002)
-    return _forward(self, x)
-
-InterpolateConv.forward = _slow_forward
-"""
+SLOW_INTERPOLATE = slow_interpolate(0.002)  # about +100 % on the upsampling case here
 RELU_AFTER_TRANSPOSED = """
 
 _plain_transposed = transposed_conv
