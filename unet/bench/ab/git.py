@@ -28,8 +28,9 @@ def toplevel(path: Path) -> Path:
         raise ABUsageError(f"{path} is not inside a git working tree") from None
 
 
-def resolve_revision(repo: Path, rev: str) -> str:
-    """The commit id of ``rev``; ABUsageError naming it when git does not know it."""
+def resolve_revision(repo: Path, rev: str, option: str = "--base") -> str:
+    """The commit id of ``rev``; ABUsageError naming it (as the value of ``option``) when git
+    does not know it."""
     proc = subprocess.run(
         ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
         capture_output=True,
@@ -37,7 +38,7 @@ def resolve_revision(repo: Path, rev: str) -> str:
     )
     if proc.returncode or not proc.stdout.strip():
         raise ABUsageError(
-            f"--base {rev!r}: unknown revision; name a commit, branch or tag of {repo}, "
+            f"{option} {rev!r}: unknown revision; name a commit, branch or tag of {repo}, "
             "e.g. main or HEAD~1"
         )
     return proc.stdout.strip()

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from unet.bench.ab.git import git, sigterm_as_interrupt, toplevel
+from unet.bench.ab.git import git, resolve_revision, sigterm_as_interrupt, toplevel
 from unet.bench.ab.result import ABResult
 from unet.bench.ab.settings import ABError, ABSettings, ABUsageError
 from unet.bench.ab.worker import DEFAULT_BLOCKS
@@ -62,19 +62,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     bisect.set_defaults(func=cmd_bisect)
 
 
-def resolve(repo: Path, option: str, rev: str) -> str:
-    proc = subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    if proc.returncode or not proc.stdout.strip():
-        raise ABUsageError(f"{option} {rev!r}: unknown revision; name a commit, branch or tag")
-    return proc.stdout.strip()
-
-
 def commit_range(repo: Path, good_rev: str, bad_rev: str) -> list[str]:
     """good, the first-parent commits after it, bad; ABUsageError when that is no range."""
-    good, bad = resolve(repo, "--good", good_rev), resolve(repo, "--bad", bad_rev)
+    good, bad = resolve_revision(repo, good_rev, "--good"), resolve_revision(repo, bad_rev, "--bad")
     if good == bad:
         raise ABUsageError(f"--good {good_rev!r} and --bad {bad_rev!r} are the same commit")
     ancestor = subprocess.run(["git", "-C", str(repo), "merge-base", "--is-ancestor", good, bad])
