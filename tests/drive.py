@@ -13,6 +13,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = ["--quick", "--benchmark-max-time=0.05", "--benchmark-min-rounds=3", "--warmup-time=0"]
+# Every suite a test starts runs on the CPU unless the test is about CUDA: on a GPU machine
+# `auto` would pick CUDA, key the counters `cuda/float32` and fail the exact-gate tests for
+# the wrong reason.
+CPU = ("--device=cpu",)
 
 
 def suite(
@@ -23,7 +27,9 @@ def suite(
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """pytest on the benchmarks in ``tmp``, runs stored in ``store`` (default ``tmp/store``),
-    with ``plugin`` (source text) loaded and ``env`` added to the environment."""
+    with ``plugin`` (source text) loaded and ``env`` added to the environment; on the CPU
+    unless ``args`` name a device."""
+    device = [] if any(a.startswith("--device") for a in args) else list(CPU)
     cmd = [
         sys.executable,
         "-m",
@@ -32,6 +38,7 @@ def suite(
         "-p",
         "no:cacheprovider",
         f"--benchmark-storage=file://{store or tmp / 'store'}",
+        *device,
         *args,
     ]
     env = {**os.environ, **(env or {})}

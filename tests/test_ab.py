@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from drive import CPU
 
 from unet.bench.ab.result import load_ab_json
 
@@ -50,7 +51,7 @@ def git(repo: Path, *args: str) -> str:
 def ab(
     repo: Path, out: Path, *args: str, base: str = "HEAD", **kwargs
 ) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "unet.cli", "ab", "--base", base, "--quick",
+    cmd = [sys.executable, "-m", "unet.cli", "ab", "--base", base, "--quick", *CPU,
            f"--out={out}", *args]  # fmt: skip
     return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=900, **kwargs)
 
@@ -128,7 +129,7 @@ def test_cost_change_between_base_and_head_fails(clone, tmp_path):
 def test_unknown_base_revision_is_a_usage_error_that_creates_nothing(clone, tmp_path, out):
     args = [f"--out={tmp_path / out}"] if out else []  # None: the default under .benchmarks/
     proc = subprocess.run(
-        [sys.executable, "-m", "unet.cli", "ab", "--base", "no-such-rev", *args],
+        [sys.executable, "-m", "unet.cli", "ab", "--base", "no-such-rev", *CPU, *args],
         cwd=clone, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 4
@@ -151,7 +152,7 @@ def test_a_bad_device_is_a_usage_error_before_anything_starts(clone, tmp_path):
 
 
 def test_ctrl_c_removes_the_worktree(clone, tmp_path):
-    cmd = [sys.executable, "-m", "unet.cli", "ab", "--base", "HEAD", "--quick",
+    cmd = [sys.executable, "-m", "unet.cli", "ab", "--base", "HEAD", "--quick", *CPU,
            f"--out={tmp_path / 'out'}"]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=clone, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)  # fmt: skip

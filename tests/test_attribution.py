@@ -14,7 +14,7 @@ from unet.bench.profile import (
     OpTime,
     attribute,
     breakdown,
-    kernel_launches,
+    kernel_figures,
     profile_call,
 )
 from unet.bench.render import attribution_table, attribution_text
@@ -109,7 +109,7 @@ def test_profile_call_writes_a_chrome_trace(model_call, tmp_path):
     assert prof.ops["aten::convolution"].calls == 2 * 5  # a conv per down and up block
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.cuda
 def test_cuda_profiles_use_device_time_and_count_kernels(tiny):
     cuda = torch.device("cuda")
     model = build_model(tiny).eval().to(cuda)
@@ -126,7 +126,9 @@ def test_cuda_profiles_use_device_time_and_count_kernels(tiny):
     assert prof.clock == "cuda"
     assert prof.ops["aten::convolution"].calls == 2 * 5
     assert sum(o.self_s for o in prof.ops.values()) > 0  # kernel time on the operators
-    assert kernel_launches(call, cuda) >= 2 * 5  # at least a kernel per conv
+    kernels = kernel_figures(call, cuda)
+    assert kernels["kernel_launches"] >= 2 * 5  # at least a kernel per conv
+    assert kernels["kernel_signature"].startswith(f"{kernels['kernel_launches']}:")
 
 
 SLOW_INTERPOLATE_OP = """

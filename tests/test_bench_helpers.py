@@ -125,14 +125,13 @@ def test_synchronized_is_transparent_on_cpu():
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_device_time_and_peak_memory_on_cuda():
     from unet.bench.timing import device_time, peak_memory_bytes
 
     x = torch.randn(64, 64, device="cuda")
     seconds, method = device_time(lambda: x @ x, torch.device("cuda"))
     assert seconds > 0
-    assert method in {"cuda_graph", "cuda_events"}
+    assert method == "cuda_graph" or method.startswith("cuda_events")
     assert peak_memory_bytes(lambda: x @ x, torch.device("cuda")) > 0
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from drive import FAST, saved_files, suite
+from drive import CPU, FAST, saved_files, suite
 
 SLOW_INSTANCE = """
 import time
@@ -304,7 +304,7 @@ def test_default_suite_has_the_42_cases_and_quick_covers_every_choice(tmp_path):
 
 def test_main_job_records_a_baseline_then_compares(tmp_path):
     store = tmp_path / "runs"
-    cmd = [sys.executable, "-m", "unet.cli", "run", "--quick", f"--storage={store}", "--",
+    cmd = [sys.executable, "-m", "unet.cli", "run", "--quick", *CPU, f"--storage={store}", "--",
            "-k", "test_upsample", "--benchmark-max-time=0.05", "--warmup-time=0"]  # fmt: skip
     first = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stdout + first.stderr

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from drive import CPU
 from test_ab import slow_interpolate
 
 from unet.bench.bisect.search import BAD, GOOD, Evidence, decide_time, first_bad
@@ -99,7 +100,7 @@ def eight_commits(tmp_path_factory) -> tuple[Path, list[str]]:
 
 
 def bisect(repo: Path, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "unet.cli", "bisect", "--quick", f"--out={out}", *args]
+    cmd = [sys.executable, "-m", "unet.cli", "bisect", "--quick", *CPU, f"--out={out}", *args]
     return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=900)
 
 
@@ -171,7 +172,7 @@ def test_an_unknown_case_exits_4_naming_it(eight_commits, tmp_path):
 
 def test_sigterm_removes_every_worktree_and_leaves_the_tree_alone(eight_commits, tmp_path):
     repo, commits = eight_commits
-    cmd = [sys.executable, "-m", "unet.cli", "bisect", "--quick", f"--out={tmp_path / 'out'}",
+    cmd = [sys.executable, "-m", "unet.cli", "bisect", "--quick", *CPU, f"--out={tmp_path / 'out'}",
            "--good", commits[0], "--bad", commits[7], "--", "-k", "test_upsample"]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)  # fmt: skip

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from drive import CPU
 
 from unet.bench.explain import ExplainError, resolve_case
 
@@ -15,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def explain(*args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "unet.cli", "explain", *args]
+    cmd = [sys.executable, "-m", "unet.cli", "explain", *CPU, *args]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
 
 

@@ -131,12 +131,15 @@ def test_low_precision_and_channels_last_agree_with_fp32(tiny, dtype):
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_matches_cpu(tiny):
+    from unet.bench.precision import full_fp32
+
     x = torch.randn(2, 3, 32, 32)
     for variant in list_variants(block_expansion=4, max_features=32, input_size=32):
         model = build_model(variant).eval()
-        with torch.no_grad():
+        # TF32 (on for cuDNN convs by default on Ampere and later) keeps 10 mantissa bits, and
+        # GroupNorm over 2-channel groups amplifies that past 1e-3: compare full float32
+        with torch.no_grad(), full_fp32():
             ref = model(x)
             out = model.cuda()(x.cuda()).cpu()
         torch.testing.assert_close(out, ref, atol=1e-3, rtol=1e-3)

@@ -29,6 +29,9 @@ class FakeNVML:
     def nvmlDeviceGetClockInfo(self, handle, which):
         return 1410 if which == self.NVML_CLOCK_SM else 2619
 
+    def nvmlDeviceGetMaxClockInfo(self, handle, which):
+        return 1410 if which == self.NVML_CLOCK_SM else 2619
+
     def nvmlDeviceGetTemperature(self, handle, sensor):
         return 91
 
@@ -41,7 +44,7 @@ class FakeNVML:
         self.reads += 1
 
         class Violation:
-            violationTime = self.reads * 40_000_000 if self.reasons & 0x40 else 0
+            violationTime = self.reads * 400_000_000 if self.reasons & 0x40 else 0
 
         return Violation()
 '''
@@ -70,18 +73,21 @@ def test_a_sample_reads_clocks_temperature_power_and_the_slowdowns():
     assert sample["temperature_c"] == 91
     assert sample["power_w"] == 612.5
     assert sample["slowdowns"] == ["hw_thermal_slowdown"]  # idle (0x1) is no slowdown
-    assert sample["violation_ns"] == {"power": None, "thermal": 40_000_000}
+    assert sample["violation_ns"] == {"power": None, "thermal": 400_000_000}
+    assert sample["max_sm_clock_mhz"] == 1410
 
 
 def test_throttling_shows_at_either_end_or_as_violation_time_during_the_rounds():
     calm = {"slowdowns": [], "violation_ns": {"thermal": 5, "power": None}}
-    assert throttle_reasons(calm, calm) == []
-    hot = {**calm, "slowdowns": ["sw_power_cap"]}
-    assert throttle_reasons(calm, hot) == ["sw_power_cap"]
+    assert throttle_reasons(calm, calm, 0.1) == []
+    hot = {**calm, "slowdowns": ["sw_thermal_slowdown"]}
+    assert throttle_reasons(calm, hot, 0.1) == ["sw_thermal_slowdown"]
+    capped = {**calm, "slowdowns": ["sw_power_cap"]}  # a power cap alone: recorded, not throttled
+    assert throttle_reasons(calm, capped, 0.1) == []
     came_and_went = {"slowdowns": [], "violation_ns": {"thermal": 5 + 30_000_000, "power": None}}
-    assert throttle_reasons(calm, came_and_went) == ["thermal violation 30 ms"]
+    assert throttle_reasons(calm, came_and_went, 0.1) == ["thermal violation 30 ms of 100 ms"]
     fine = Telemetry(FakeNVML(reasons=0x1), "gpu0")
-    assert throttle_reasons(fine.sample(), fine.sample()) == []
+    assert throttle_reasons(fine.sample(), fine.sample(), 10.0) == []
 
 
 def test_no_nvml_or_no_gpu_means_no_telemetry(monkeypatch):
@@ -121,11 +127,12 @@ def test_the_suite_marks_a_throttled_case_and_its_verdict_is_unsure(tmp_path):
     assert proc.returncode == 0, proc.stdout
     assert "GPU throttled during the rounds" in proc.stdout
     assert re.search(r"test_upsample\[up=interpolate-bs=1\] +unsure .*GPU throttled during the "
-                     r"rounds \(head: hw_thermal_slowdown, thermal violation 40 ms\)",
+                     r"rounds \(head: hw_thermal_slowdown, thermal violation 400 ms of \d+ ms\)",
                      proc.stdout)  # fmt: skip
     cases = json.loads((tmp_path / "j.json").read_text())["benchmarks"]
     telemetry = cases[0]["extra_info"]["telemetry"]
-    assert telemetry["throttled"] == ["hw_thermal_slowdown", "thermal violation 40 ms"]
+    assert telemetry["throttled"][0] == "hw_thermal_slowdown"
+    assert re.fullmatch(r"thermal violation 400 ms of \d+ ms", telemetry["throttled"][1])
     assert telemetry["before"]["temperature_c"] == 91
 
 

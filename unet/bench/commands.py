@@ -18,7 +18,6 @@ from unet.bench.invoke import suite_command
 from unet.bench.storage import DEFAULT_STORAGE
 
 if TYPE_CHECKING:
-    from unet.bench.ab.result import ABResult
     from unet.bench.runs import Run
     from unet.bench.verdict import Verdict
 
@@ -27,12 +26,17 @@ class UsageFailure(Exception):
     """A usage error: ``unet-bench`` prints it after the command's name and exits 4."""
 
 
-def device_key(device_name: str) -> str:
-    from unet.bench.hardware import hardware_info, hardware_key, resolve_device
+def device_key(device_name: str, workers: int = 1) -> str:
+    """The hardware key of ``--device``; UsageFailure for a device that cannot be used, or that
+    cannot take the ``workers`` suites a command runs on it at once (A/B's paired workers)."""
+    from unet.bench import hardware
 
     try:
-        return hardware_key(hardware_info(resolve_device(device_name)))
-    except ValueError as err:  # unknown device, or CUDA asked for without a GPU
+        if workers > 1 and (why := hardware.exclusive_process_refusal(device_name, workers)):
+            raise ValueError(why)
+        device = hardware.resolve_device(device_name, touch=False)  # its suites use the GPU
+        return hardware.hardware_key(hardware.hardware_info(device))
+    except ValueError as err:  # unknown device, CUDA asked for without a GPU, a locked GPU
         raise UsageFailure(str(err)) from None
 
 
@@ -230,11 +234,12 @@ def cmd_ab(args: argparse.Namespace) -> int:
     import time
 
     from unet.bench.ab.runner import run_ab
-    from unet.bench.ab.settings import ABError, ABSettings
+    from unet.bench.ab.settings import PAIRED_WORKERS, ABError, ABSettings
+    from unet.bench.ab.summary import ab_markdown
     from unet.bench.report import plot_ab
     from unet.bench.verdict import failed
 
-    device_key(args.device)  # a bad --device is a usage error before anything starts
+    device_key(args.device, workers=2 * PAIRED_WORKERS)  # a usage error before anything starts
     out = args.out or Path(DEFAULT_STORAGE) / "ab" / time.strftime("%Y%m%d-%H%M%S")
     settings = ABSettings(
         repo=Path.cwd(),
@@ -261,37 +266,3 @@ def cmd_ab(args: argparse.Namespace) -> int:
         plot_ab(result.verdicts, out / "ab.png", f"A/B: {args.base} vs working tree")
     print(f"unet-bench ab: wrote {out}/ab.md, ab.json, ab.png", file=sys.stderr)
     return 1 if failed(result.verdicts) or result.cost_changes else 0
-
-
-def ab_markdown(result: ABResult, seconds: float) -> str:
-    """The verdicts, re-measured and one-sided cases and cost changes, for the job summary."""
-    from unet.bench.ab.result import PAIRED
-    from unet.bench.explain import explained_markdown
-    from unet.bench.render import cost_change_table, verdict_table
-    from unet.bench.verdict import failed
-
-    how = (
-        f"{result.mode}: base and head alternating per round block on this machine; "
-        "the turns taken are in schedule.tsv"
-        if result.mode == PAIRED
-        else f"{result.mode}: the base predates paired workers"
-    )
-    lines = [f"## A/B: {result.base_rev} (base) vs working tree (head)", "", f"Measured {how}."]
-    lines += ["", verdict_table(result.verdicts, markdown=True), ""]
-    if result.reruns:
-        lines += [f"Re-measured to confirm: {', '.join(result.reruns)}", ""]
-    if result.unmatched:
-        one_side = ", ".join(result.unmatched)
-        lines += [f"Timed on one side only (new, removed or failing): {one_side}", ""]
-    if result.cost_changes:
-        lines += ["### Cost changes", "", "```", cost_change_table(result.cost_changes), "```", ""]
-    if result.explained:
-        body = explained_markdown(result.explained, "Attribution").split("\n", 2)[2]
-        lines += ["### Attribution of flagged cases", "", body, ""]
-        lines += ["Chrome traces of both sides (open in Perfetto): `<case>.base.trace.json`, "
-                  "`<case>.head.trace.json` beside this file.", ""]  # fmt: skip
-    lines.append(
-        f"**{len(failed(result.verdicts))} confirmed regression(s)**, "
-        f"{len(result.cost_changes)} cost change(s); {seconds:.0f} s wall."
-    )
-    return "\n".join(lines)

@@ -13,6 +13,16 @@ import torch
 from torch import nn
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+# the modes whose compiled model replays CUDA graphs of its own (cudagraph trees)
+CUDAGRAPH_MODES = ("reduce-overhead", "max-autotune")
+
+
+def graph_use(training: bool, mode: str | None) -> str:
+    """How ``timing.device_time`` may use CUDA graphs for a case: not around a training step,
+    nor around a model that replays graphs itself."""
+    if training:
+        return "train"
+    return "compiled" if mode in CUDAGRAPH_MODES else "try"
 
 
 def _counters() -> dict:
@@ -31,6 +41,7 @@ class CompiledCase:
     reasons: list[str] = field(default_factory=list)  # each break: reason and source line
     graphs: int = 0
     cached: bool = False  # inductor reused a compiled graph from its on-disk cache
+    cudagraph_skips: int = 0  # graphs a cudagraph mode ran without CUDA graphs (inductor's count)
 
     def as_extra(self) -> dict[str, object]:
         return {
@@ -39,6 +50,7 @@ class CompiledCase:
             "graph_breaks": self.graph_breaks,
             "graph_break_reasons": self.reasons,
             "compile_cached": self.cached,
+            "cudagraph_skips": self.cudagraph_skips,
         }
 
     def recompiles(self) -> int:
@@ -70,7 +82,8 @@ def first_call(name: str, mode: str, call: Callable[[], object]) -> CompiledCase
     reasons = [text.strip().splitlines()[0] for text in breaks]
     graphs = int(counters["stats"]["unique_graphs"])
     cached = counters["inductor"]["fxgraph_cache_hit"] > 0
-    return CompiledCase(mode, seconds, sum(breaks.values()), reasons, graphs, cached)
+    skips = int(counters["inductor"]["cudagraph_skips"])
+    return CompiledCase(mode, seconds, sum(breaks.values()), reasons, graphs, cached, skips)
 
 
 def break_sources(module: nn.Module, x: torch.Tensor) -> list[str]:

@@ -8,10 +8,17 @@ it counts does not depend on timing and repeats exactly from run to run:
   and that were alive at once (parameters, buffers and the inputs excluded). Storages are
   tracked by weak reference, so a tensor kept alive longer than needed raises the peak.
 
-Two backend details are normalised so that CPU and CUDA count alike: cuDNN's and MIOpen's batch
-norm are counted as ``aten.native_batch_norm``, and an allocation of zero elements (the CPU batch
-norm's empty reserve tensor) is not an operator of the model. Bytes still depend on the dtype,
-so counters are recorded per ``counted_on`` (device type, dtype, memory format).
+Backend details are normalised so that CPU and CUDA count alike, in training too:
+
+* cuDNN's and MIOpen's batch norm, forward and backward, are counted as the native ones;
+* an allocation of zero elements (the CPU batch norm's empty reserve tensor) is not an
+  operator of the model;
+* a ``_foreach_*`` operator (the optimizer's step on CUDA, where SGD defaults to its foreach
+  implementation; the CPU loops over the parameters) counts as the plain operator once per
+  tensor of its list: ``aten._foreach_add_`` over 40 parameters is 40 ``aten.add_``.
+
+Bytes still depend on the dtype, so counters are recorded per ``counted_on`` (device type,
+dtype, memory format).
 """
 
 from __future__ import annotations
@@ -29,7 +36,10 @@ from torch.utils._pytree import tree_leaves
 ALIASES = {
     "aten.cudnn_batch_norm": "aten.native_batch_norm",
     "aten.miopen_batch_norm": "aten.native_batch_norm",
+    "aten.cudnn_batch_norm_backward": "aten.native_batch_norm_backward",
+    "aten.miopen_batch_norm_backward": "aten.native_batch_norm_backward",
 }
+FOREACH = "aten._foreach_"
 ALLOCATIONS = {"aten.empty", "aten.empty_strided", "aten.new_empty"}
 
 
@@ -67,6 +77,14 @@ def _is_empty_allocation(name: str, out: object) -> bool:
     return name in ALLOCATIONS and isinstance(out, torch.Tensor) and out.numel() == 0
 
 
+def counted_as(name: str, args: tuple) -> tuple[str, int]:
+    """The operator a dispatched ``name`` counts as, and how many times (``FOREACH``: once per
+    tensor of its first argument, a list)."""
+    if name.startswith(FOREACH) and args and isinstance(args[0], (list, tuple)):
+        return "aten." + name[len(FOREACH) :], len(args[0])
+    return ALIASES.get(name, name), 1
+
+
 class _CountingMode(TorchDispatchMode):
     def __init__(self, excluded: set[int]) -> None:
         super().__init__()
@@ -79,7 +97,8 @@ class _CountingMode(TorchDispatchMode):
         out = func(*args, **(kwargs or {}))
         name = str(func.overloadpacket)
         if not _is_empty_allocation(name, out):
-            self.ops[ALIASES.get(name, name)] += 1
+            counted, times = counted_as(name, args)
+            self.ops[counted] += times
         for key in [k for k, (ref, _) in self.live.items() if ref.expired()]:
             self.current -= self.live.pop(key)[1]
         for t in tree_leaves(out):

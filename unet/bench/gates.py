@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from unet.bench.kept import KeptCase
 from unet.bench.manifest import (
     cost_changes,
     lacks_counters,
@@ -17,7 +18,6 @@ from unet.bench.manifest import (
     update_command,
     write_manifest,
 )
-from unet.bench.runner import KeptCase
 from unet.bench.runs import Run
 from unet.bench.telemetry import demote
 from unet.bench.timing import rerun_samples
@@ -129,9 +129,10 @@ class VerdictGate:
             with torch.no_grad():
                 for name in suspects:
                     case = kept[name]
-                    again[name] = rerun_samples(
-                        case.timed, len(case.samples), case.iterations, self.warmup_s
-                    )
+                    with case.on_device():
+                        again[name] = rerun_samples(
+                            case.timed, len(case.samples), case.iterations, self.warmup_s
+                        )
             return lambda name: compare_samples(
                 name, saved[name].samples(name), again[name], **options(name)
             )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from unet.bench import pbcompat
+from unet.bench import pbcompat, precision
 from unet.bench.ab.worker import FINAL, SETUP
 from unet.bench.axes import differing_axes, other_axes_message
 from unet.bench.gates import ComparedRun
@@ -47,6 +47,8 @@ class UnetBenchPlugin:
         lines = [f"unet-bench: hardware key {s.key}", f"unet-bench: {s.hardware}"]
         if s.device.type == "cpu":
             lines.append(f"unet-bench: CPU threads {torch.get_num_threads()}")
+        if s.runner.telemetry is not None and s.runner.telemetry.note:
+            lines.append(f"unet-bench: telemetry: {s.runner.telemetry.note}")
         return lines
 
     def pytest_benchmark_update_machine_info(self, config: pytest.Config, machine_info: dict):
@@ -55,6 +57,8 @@ class UnetBenchPlugin:
             "key": self.state.key,
             **self.state.axes,
         }
+        if self.state.device.type == "cuda":  # TF32 and cuDNN flags, as in force (precision.py)
+            machine_info["unet_bench"]["numerics"] = precision.settings()
 
     def pytest_benchmark_compare_machine_info(
         self, config: pytest.Config, machine_info: dict, compared_benchmark: dict
@@ -90,19 +94,26 @@ class UnetBenchPlugin:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtestloop(self, session: pytest.Session):
-        yield
-        if self.state.runner.channel is not None:
+        outcome = yield
+        s = self.state
+        if s.runner.channel is not None:
             # write results only once the other side has measured its last
-            self.state.runner.channel.turn("", FINAL)
+            s.runner.channel.turn("", FINAL)
+        if outcome.excinfo is not None:  # interrupted: no more measuring or profiling
+            return
+        # Before pytest-benchmark's session finish, which saves the run: the last timing
+        # (re-measured suspects), then what profiles the cases, which must not precede timing.
+        if s.verdict_gate is not None and s.runner.kept:
+            s.verdict_gate.decide(s.runner.kept, s.compared)
+        s.runner.finish()
 
     # --- end of the session: the gates' verdicts and summaries ------------------------------
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         s = self.state
-        if s.verdict_gate is not None and s.runner.kept:
-            s.verdict_gate.decide(s.runner.kept, s.compared)
-            if failed(s.verdict_gate.verdicts) and session.exitstatus == pytest.ExitCode.OK:
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        confirmed = s.verdict_gate is not None and failed(s.verdict_gate.verdicts)
+        if confirmed and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if s.cost_gate is not None:
             s.cost_gate.finish()
         s.explain_flagged(session.config)

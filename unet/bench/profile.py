@@ -10,6 +10,7 @@ in no operator lands in the outside row.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections import Counter, defaultdict
@@ -89,25 +90,59 @@ def profile_call(
 class _Op:
     __slots__ = ("children", "duration_ns", "kernel_ns", "name")
 
-    def __init__(self, name: str, duration_ns: int) -> None:
+    def __init__(self, name: str, duration_ns: int, kernel_ns: float = 0.0) -> None:
         self.name, self.duration_ns = name, duration_ns
-        self.kernel_ns = 0.0  # device time of the kernels it launched itself
+        self.kernel_ns = kernel_ns  # device time of the kernels it launched itself
         self.children: list[_Op] = []
 
 
+# profiler bookkeeping that is no operator of the case (as torch's own table filters them)
+BOOKKEEPING = {
+    "[memory]",
+    "[OutOfMemory]",
+    "profiler::_record_function_enter",
+    "profiler::_record_function_enter_new",
+    "profiler::_record_function_exit",
+    "aten::is_leaf",
+    "aten::output_nr",
+    "aten::_version",
+}
+
+
+def _flag(event: object, name: str) -> bool:
+    """An event predicate that older torch releases lack (then: False)."""
+    method = getattr(event, name, None)
+    return bool(method()) if method is not None else False
+
+
+def _skipped(event: object) -> bool:
+    """Hidden profiler events and bookkeeping; on the device, user annotations too: a
+    ``record_function`` span, "Torch-Compiled Region" or an optimizer step is mirrored on the
+    GPU's timeline as a span around kernels, not a kernel, and its time is theirs."""
+    if _flag(event, "is_hidden_event") or event.name() in BOOKKEEPING:
+        return True
+    return event.device_type() != DeviceType.CPU and _flag(event, "is_user_annotation")
+
+
+def _is_launch(event: object) -> bool:
+    """A host event of the CUDA runtime or driver (``cudaLaunchKernel``, ``cuLaunchKernel`` of
+    Triton and cuDNN 9, ``cudaMemcpyAsync``…): linked to the operator that made it, whatever
+    the API, where an operator's own link is 0."""
+    return event.linked_correlation_id() > 0
+
+
 def _host_tree(host: list, kernel_ns: dict[int, float], cuda: bool) -> list[_Op]:
-    """One thread's operators nested by time; a launch (``cuda*``) passes its kernels' time to
-    the operator around it."""
+    """One thread's operators nested by time; runtime and driver calls are left out (on CUDA
+    their kernels are the operator's through the correlation link)."""
     roots: list[_Op] = []
     stack: list[tuple[_Op, int]] = []  # enclosing operators and their ends
     for e in sorted(host, key=lambda e: (e.start_ns(), -e.duration_ns())):
+        if _is_launch(e):
+            continue
         while stack and stack[-1][1] <= e.start_ns():
             stack.pop()
-        if cuda and e.name().startswith("cuda"):
-            if stack:
-                stack[-1][0].kernel_ns += kernel_ns.get(e.correlation_id(), 0.0)
-            continue
-        op = _Op(e.name(), e.duration_ns())
+        own = kernel_ns.get(e.correlation_id(), 0.0) if cuda else 0.0
+        op = _Op(e.name(), e.duration_ns(), own)
         (stack[-1][0].children if stack else roots).append(op)
         stack.append((op, e.end_ns()))
     return roots
@@ -119,16 +154,20 @@ def self_times(events: Sequence, cuda: bool) -> tuple[Counter[str], dict[str, fl
     torch's own ``key_averages`` does the same through Python objects per event and takes
     seconds for a case of 75,000 events (the instance-norm case's 1000 applications); this walks
     the events once. Self time is the host time not spent in nested operators, or on CUDA the
-    device time of the kernels an operator launched itself. As in ``key_averages``, an operator
+    device time of the kernels an operator launched itself: a kernel's
+    ``linked_correlation_id`` is the correlation id of the operator that was innermost when it
+    was launched, as in torch's ``_parse_kineto_results``. As in ``key_averages``, an operator
     whose only nested operator has its own name (an overload calling its twin) counts once.
     """
-    kernel_ns: dict[int, float] = defaultdict(float)  # correlation id -> device time
+    kernel_ns: dict[int, float] = defaultdict(float)  # operator's correlation id -> device time
     threads: dict[int, list] = defaultdict(list)
     for e in events:
+        if _skipped(e):
+            continue
         if e.device_type() == DeviceType.CPU:
             threads[e.start_thread_id()].append(e)
         elif cuda:
-            kernel_ns[e.correlation_id()] += e.duration_ns()
+            kernel_ns[e.linked_correlation_id()] += e.duration_ns()
     calls: Counter[str] = Counter()
     self_ns: dict[str, float] = defaultdict(float)
     todo = [op for host in threads.values() for op in _host_tree(host, kernel_ns, cuda)]
@@ -144,18 +183,36 @@ def self_times(events: Sequence, cuda: bool) -> tuple[Counter[str], dict[str, fl
     return calls, dict(self_ns)
 
 
-def kernel_launches(fn: Callable[[], object], device: torch.device) -> int:
-    """CUDA kernels one call of ``fn`` launches (memory copies and sets not counted). Recorded,
-    never gated: cuDNN's algorithm choice, and with it the kernels, may vary between runs."""
+def device_kernels(events: Sequence) -> list[str]:
+    """The names of the kernels in ``events``, in launch order (copies, sets and annotations
+    left out)."""
+    kernels = [
+        e
+        for e in events
+        if e.device_type() != DeviceType.CPU
+        and not _skipped(e)
+        and not e.name().startswith(("Memcpy", "Memset"))
+    ]
+    return [e.name() for e in sorted(kernels, key=lambda e: e.start_ns())]
+
+
+def kernel_signature(names: Sequence[str]) -> str:
+    """``count:hash`` of kernel names in order: two processes whose cuDNN picked other
+    algorithms for the same code show different signatures."""
+    digest = hashlib.sha1("\n".join(names).encode()).hexdigest()[:12]
+    return f"{len(names)}:{digest}"
+
+
+def kernel_figures(fn: Callable[[], object], device: torch.device) -> dict[str, object]:
+    """The CUDA kernels one call of ``fn`` launches: their count and signature. Recorded,
+    never gated: cuDNN's algorithm choice, and with it the kernels, may vary between runs.
+    Profiles attach CUPTI, which can slow later work, so the runner calls this only once every
+    case has been timed."""
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         fn()
         torch.cuda.synchronize(device)
-    return sum(
-        1
-        for event in prof.profiler.kineto_results.events()
-        if event.device_type() == DeviceType.CUDA
-        and not event.name().startswith(("Memcpy", "Memset"))
-    )
+    names = device_kernels(prof.profiler.kineto_results.events())
+    return {"kernel_launches": len(names), "kernel_signature": kernel_signature(names)}
 
 
 @dataclass(frozen=True)

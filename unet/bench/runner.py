@@ -1,6 +1,6 @@
 """Runs one benchmark case: place it on the device, count its costs, check its output, warm it
-up, time it with pytest-benchmark, profile it where asked, and record what the suite promises in
-``extra_info``."""
+up, time it with pytest-benchmark, record what the suite promises in ``extra_info``, and once
+every case is timed, profile it where asked (``finish``)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from torch import nn
 
 from unet.bench import pbcompat
 from unet.bench.ab.worker import Channel, time_in_turns
-from unet.bench.compiled import CompiledCase, break_sources, compile_module, first_call
+from unet.bench.compiled import CompiledCase, break_sources, compile_module, first_call, graph_use
 from unet.bench.counters import CallCounts, count_call, counted_on
+from unet.bench.kept import AfterTiming, KeptCase, Placement
 from unet.bench.profile import PROFILE_SECONDS, profile_call
 from unet.bench.telemetry import Telemetry, throttled, watching
 from unet.bench.timing import device_figures, synchronized, warmup
@@ -28,16 +29,6 @@ from unet.costs import measure_costs
 from unet.trainflops import count_train_step
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
-@dataclass
-class KeptCase:
-    """A timed case kept for --verdict's confirm-by-rerun."""
-
-    timed: Callable[[], object]  # the synchronised call that was timed
-    iterations: int  # calls per round
-    samples: list[float]  # seconds per call, per round
-    throttled: list[str] = field(default_factory=list)  # GPU throttle reasons during the rounds
 
 
 @dataclass
@@ -62,6 +53,7 @@ class CaseRunner:
     throttles: dict[str, list[str]] = field(default_factory=dict)  # case -> why it throttled
     kept: dict[str, KeptCase] = field(default_factory=dict)
     profiles: dict[str, dict] = field(default_factory=dict)  # case -> its profile, as recorded
+    after: list[AfterTiming] = field(default_factory=list)  # waiting for all timing to end
 
     @property
     def dtype(self) -> torch.dtype:
@@ -142,13 +134,31 @@ class CaseRunner:
                 forward, compiled = self.compile_case(name, module, x, repeat)
                 timed = synchronized(forward, self.device)
                 extra.update(compiled.as_extra())
-                spent = compiled.compile_s
+                spent = 0.0  # the compile was no warm call: the compiled case gets a full warmup
+            placement = Placement(module, self.device, movable=compiled is None)
             per_call = self.measure(benchmark, name, (forward, timed), spent, repeat, extra)
-            if self.record_profiles or self.profile_dir is not None:
-                extra["profile"] = self.profiles[name] = self.profile(name, timed, per_call)
+            if name in self.kept:
+                self.kept[name].placement = placement
+            if self.profiles_wanted or self.device.type == "cuda":
+                grad = self.grad_mode()
+                self.after.append(AfterTiming(name, timed, per_call, extra, placement, grad))
+            placement.park()
             if compiled is not None:
                 self.check_recompiles(name, compiled, extra)
         return extra
+
+    @property
+    def profiles_wanted(self) -> bool:
+        return self.record_profiles or self.profile_dir is not None
+
+    def finish(self) -> None:
+        """The work that waited for all timing (``AfterTiming``): each case's profile where one
+        is kept, and on CUDA the kernels of one call."""
+        while self.after:
+            case = self.after.pop(0)
+            case.complete(self.profile if self.profiles_wanted else None, self.device)
+            if self.profiles_wanted:
+                self.profiles[case.name] = case.extra["profile"]  # type: ignore[assignment]
 
     def measure(
         self, benchmark: Any, name: str, calls: tuple[Callable[[], object], Callable[[], object]],
@@ -157,12 +167,11 @@ class CaseRunner:
         """Warm up and time (or, with timing disabled, neither); seconds per call. ``calls``:
         the case's work as launched, and synchronised (the one timed)."""
         forward, timed = calls
-        profiles = self.record_profiles or self.profile_dir is not None
         if pbcompat.timing_disabled(benchmark):
             # pytest-benchmark warns about an unused fixture; the checked first call was this
             # case's forward, so it is given nothing to run again
             benchmark(_nothing)
-            return self.warm(timed, spent) if profiles else spent
+            return self.warm(timed, spent) if self.profiles_wanted else spent
         per_call = self.warm(timed, spent)
         with watching(self.telemetry, extra):
             extra.update(self.time(benchmark, name, timed, per_call))
@@ -175,7 +184,8 @@ class CaseRunner:
         if repeat > 1:
             extra["per_application_s"] = per_call / repeat
         if self.device.type == "cuda":
-            extra.update(device_figures(forward, self.device, self.training, self.do_bench))
+            graphs = graph_use(self.training, self.compile_mode)
+            extra.update(device_figures(forward, self.device, graphs, self.do_bench))
         return per_call
 
     def compile_case(

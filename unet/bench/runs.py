@@ -72,7 +72,23 @@ def merge_runs(runs: list[Run]) -> Run:
             for key, value in entry.get("extra_info", {}).items():
                 target["extra_info"].setdefault(key, value)  # costs: from the counting process
             _join_throttling(target["extra_info"], entry.get("extra_info", {}))
+            _join_signatures(target["extra_info"], entry.get("extra_info", {}))
     return merged
+
+
+def kernel_signatures(extra: dict) -> list[str]:
+    """The kernel signatures of a case's processes (one for a single run; none off CUDA)."""
+    joined = extra.get("kernel_signatures")
+    if joined:
+        return list(joined)
+    return [extra["kernel_signature"]] if extra.get("kernel_signature") else []
+
+
+def _join_signatures(target: dict, extra: dict) -> None:
+    """Keep every process's kernel signature, so processes that launched other kernels show."""
+    seen = kernel_signatures(target) + kernel_signatures(extra)
+    if seen:
+        target["kernel_signatures"] = sorted(set(seen))
 
 
 def _join_throttling(target: dict, extra: dict) -> None:

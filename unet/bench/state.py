@@ -22,6 +22,7 @@ from unet.bench.runner import CaseRunner
 from unet.bench.runs import history_spread
 from unet.bench.storage import compare_target, keyed_storage, saved_runs, storage_root
 from unet.bench.telemetry import Telemetry
+from unet.bench.timing import use_device
 from unet.bench.verdict import failed
 
 PLUGIN_NAME = "unet-bench"  # the plugin object holding the state, in pytest's plugin manager
@@ -145,6 +146,7 @@ def build_state(config: pytest.Config) -> SuiteState:
     options = SuiteOptions.from_config(config)
     check_combinations(config, options)
     if options.device.type == "cuda":
+        use_device(options.device)  # events, graphs and do_bench time the chosen GPU
         torch.backends.cudnn.benchmark = True  # autotuned once per shape during warmup
     info = hardware_info(options.device)
     key = hardware_key(info) + key_suffix(run_axes(options))  # other axes, other folder

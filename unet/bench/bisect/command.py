@@ -15,7 +15,7 @@ from pathlib import Path
 
 from unet.bench.ab.git import git, resolve_revision, sigterm_as_interrupt, toplevel
 from unet.bench.ab.result import ABResult
-from unet.bench.ab.settings import ABError, ABSettings, ABUsageError
+from unet.bench.ab.settings import PAIRED_WORKERS, ABError, ABSettings, ABUsageError
 from unet.bench.ab.worker import DEFAULT_BLOCKS
 from unet.bench.bisect.measure import Measurer, cost_lines
 from unet.bench.bisect.report import Bisection, Found, markdown
@@ -169,7 +169,7 @@ def bisect_time(b: Bisection, measurer: Measurer, ends: ABResult, slower: list[V
 def cmd_bisect(args: argparse.Namespace) -> int:
     from unet.bench.commands import UsageFailure, device_key
 
-    device_key(args.device)  # a bad --device is a usage error before anything starts
+    device_key(args.device, workers=2 * PAIRED_WORKERS)  # a usage error before anything starts
     out = (args.out or Path(DEFAULT_STORAGE) / "bisect" / time.strftime("%Y%m%d-%H%M%S")).resolve()
     settings = ABSettings(repo=Path.cwd(), out=out, device=args.device, quick=args.quick,
                           blocks=args.blocks, min_effect=args.min_effect,

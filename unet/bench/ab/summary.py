@@ -1,0 +1,62 @@
+"""The Markdown summary of an A/B run (printed, written as ab.md, and put in a CI job's
+summary)."""
+
+from __future__ import annotations
+
+from unet.bench.ab.result import ABResult
+from unet.bench.runs import kernel_signatures
+
+
+def kernel_notes(result: ABResult) -> list[str]:
+    """Cases whose worker processes launched different kernels (CUDA): with the same code on
+    both sides that is cuDNN choosing other algorithms per process, noise the verdict's floor
+    must absorb; with a change, it may be the cause."""
+    if result.base is None or result.head is None:
+        return []
+    lines = []
+    for case in sorted(set(result.base.cases) & set(result.head.cases)):
+        base = kernel_signatures(result.base.cases[case]["extra_info"])
+        head = kernel_signatures(result.head.cases[case]["extra_info"])
+        if len(set(base) | set(head)) > 1:
+            lines.append(
+                f"- `{case}`: kernels differ between processes (base {', '.join(base)}; "
+                f"head {', '.join(head)})"
+            )
+    if not lines:
+        return []
+    return ["### Kernel signatures that differ between processes", "", *lines, ""]
+
+
+def ab_markdown(result: ABResult, seconds: float) -> str:
+    """The verdicts, re-measured and one-sided cases and cost changes, for the job summary."""
+    from unet.bench.ab.result import PAIRED
+    from unet.bench.explain import explained_markdown
+    from unet.bench.render import cost_change_table, verdict_table
+    from unet.bench.verdict import failed
+
+    how = (
+        f"{result.mode}: base and head alternating per round block on this machine; "
+        "the turns taken are in schedule.tsv"
+        if result.mode == PAIRED
+        else f"{result.mode}: the base predates paired workers"
+    )
+    lines = [f"## A/B: {result.base_rev} (base) vs working tree (head)", "", f"Measured {how}."]
+    lines += ["", verdict_table(result.verdicts, markdown=True), ""]
+    if result.reruns:
+        lines += [f"Re-measured to confirm: {', '.join(result.reruns)}", ""]
+    if result.unmatched:
+        one_side = ", ".join(result.unmatched)
+        lines += [f"Timed on one side only (new, removed or failing): {one_side}", ""]
+    lines += kernel_notes(result)
+    if result.cost_changes:
+        lines += ["### Cost changes", "", "```", cost_change_table(result.cost_changes), "```", ""]
+    if result.explained:
+        body = explained_markdown(result.explained, "Attribution").split("\n", 2)[2]
+        lines += ["### Attribution of flagged cases", "", body, ""]
+        traces = "`<case>.base.trace.json`, `<case>.head.trace.json` beside this file"
+        lines += [f"Chrome traces of both sides (open in Perfetto): {traces}.", ""]
+    lines.append(
+        f"**{len(failed(result.verdicts))} confirmed regression(s)**, "
+        f"{len(result.cost_changes)} cost change(s); {seconds:.0f} s wall."
+    )
+    return "\n".join(lines)
