@@ -196,6 +196,13 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import torch  # after parsing: --help needs no torch
+
+    from unet import torchcompat
+
+    if problem := torchcompat.version_problem(torch.__version__):
+        print(f"unet-bench {args.command}: {problem}", file=sys.stderr)
+        return 4
     try:
         return int(args.func(args))
     except UsageFailure as err:  # pytest's code for usage errors, and no traceback

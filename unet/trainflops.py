@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
+
+from unet.torchcompat import TorchDispatchMode
 
 aten = torch.ops.aten
 

@@ -12,6 +12,8 @@ import pytest
 import torch
 from torch import nn
 
+from unet.torchcompat import dynamo_counters, dynamo_reset
+
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 # the modes whose compiled model replays CUDA graphs of its own (cudagraph trees)
 CUDAGRAPH_MODES = ("reduce-overhead", "max-autotune")
@@ -26,9 +28,7 @@ def graph_use(training: bool, mode: str | None) -> str:
 
 
 def _counters() -> dict:
-    from torch._dynamo.utils import counters  # dynamo's own tallies, per process
-
-    return counters
+    return dynamo_counters()  # dynamo's and inductor's own tallies, per process
 
 
 @dataclass
@@ -61,7 +61,7 @@ class CompiledCase:
 def compile_module(module: nn.Module, mode: str) -> nn.Module:
     """A fresh ``torch.compile`` of ``module`` (dynamo's caches and tallies reset first, so each
     case compiles alone and its counts are its own)."""
-    torch._dynamo.reset()
+    dynamo_reset()
     _counters().clear()
     return torch.compile(module, mode=None if mode == "default" else mode)
 
@@ -90,7 +90,7 @@ def break_sources(module: nn.Module, x: torch.Tensor) -> list[str]:
     """The first graph break of ``module(x)`` with the user source line that caused it: compiled
     with ``fullgraph=True``, dynamo raises at the break and names the user frames (called only
     when there are breaks; it compiles again)."""
-    torch._dynamo.reset()
+    dynamo_reset()
     try:
         torch.compile(module, fullgraph=True)(x)
     except Exception as err:  # dynamo's Unsupported, or whatever stopped it

@@ -15,7 +15,10 @@ Backend details are normalised so that CPU and CUDA count alike, in training too
   operator of the model;
 * a ``_foreach_*`` operator (the optimizer's step on CUDA, where SGD defaults to its foreach
   implementation; the CPU loops over the parameters) counts as the plain operator once per
-  tensor of its list: ``aten._foreach_add_`` over 40 parameters is 40 ``aten.add_``.
+  tensor of its list: ``aten._foreach_add_`` over 40 parameters is 40 ``aten.add_``;
+* ``aten.detach`` is not counted: autograd's own bookkeeping (saving tensors for backward,
+  accumulating gradients), no work of the model, and its count changes between torch releases
+  (a training step dispatches 41 more of them on torch 2.5 than on 2.13).
 
 Bytes still depend on the dtype, so counters are recorded per ``counted_on`` (device type,
 dtype, memory format).
@@ -28,9 +31,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import torch
-from torch.multiprocessing.reductions import StorageWeakRef
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_leaves
+
+from unet.torchcompat import StorageWeakRef, TorchDispatchMode, tree_leaves
 
 # backend-specific kernels of one operator -> the name counted
 ALIASES = {
@@ -41,6 +43,7 @@ ALIASES = {
 }
 FOREACH = "aten._foreach_"
 ALLOCATIONS = {"aten.empty", "aten.empty_strided", "aten.new_empty"}
+NOT_COUNTED = {"aten.detach"}  # autograd's bookkeeping, release-dependent (see above)
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ class _CountingMode(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         name = str(func.overloadpacket)
-        if not _is_empty_allocation(name, out):
+        if name not in NOT_COUNTED and not _is_empty_allocation(name, out):
             counted, times = counted_as(name, args)
             self.ops[counted] += times
         for key in [k for k, (ref, _) in self.live.items() if ref.expired()]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from unet import torchcompat
 from unet.bench import pbcompat, precision
 from unet.bench.ab.worker import FINAL, SETUP
 from unet.bench.axes import differing_axes, other_axes_message
@@ -33,6 +34,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.option.help or getattr(config.option, "version", False):
         return  # pytest only prints; the options' defaults are not parsed values then
     pbcompat.check_version()
+    if problem := torchcompat.version_problem(torch.__version__):
+        raise pytest.UsageError(problem)
     config.pluginmanager.register(UnetBenchPlugin(build_state(config)), PLUGIN_NAME)
 
 
@@ -47,6 +50,8 @@ class UnetBenchPlugin:
         lines = [f"unet-bench: hardware key {s.key}", f"unet-bench: {s.hardware}"]
         if s.device.type == "cpu":
             lines.append(f"unet-bench: CPU threads {torch.get_num_threads()}")
+        if note := torchcompat.version_note(torch.__version__):
+            lines.append(f"unet-bench: {note}")
         if s.runner.telemetry is not None and s.runner.telemetry.note:
             lines.append(f"unet-bench: telemetry: {s.runner.telemetry.note}")
         return lines

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
+
+from unet.torchcompat import CPU_EVENT, is_hidden_event, is_user_annotation, kineto_events
 
 OUTSIDE = "outside operators"
 PROFILE_SECONDS = 0.1  # profiled calls per case: at least this long in all (a saved run's) ...
@@ -79,7 +80,7 @@ def profile_call(
         for _ in range(n):
             fn()
         wall = (time.perf_counter() - start) / n
-    calls, self_ns = self_times(prof.profiler.kineto_results.events(), cuda)
+    calls, self_ns = self_times(kineto_events(prof), cuda)
     ops = {name: OpTime(calls[name] / n, self_ns[name] / 1e9 / n) for name in calls}
     if trace is not None:
         trace.parent.mkdir(parents=True, exist_ok=True)
@@ -109,19 +110,13 @@ BOOKKEEPING = {
 }
 
 
-def _flag(event: object, name: str) -> bool:
-    """An event predicate that older torch releases lack (then: False)."""
-    method = getattr(event, name, None)
-    return bool(method()) if method is not None else False
-
-
 def _skipped(event: object) -> bool:
     """Hidden profiler events and bookkeeping; on the device, user annotations too: a
     ``record_function`` span, "Torch-Compiled Region" or an optimizer step is mirrored on the
     GPU's timeline as a span around kernels, not a kernel, and its time is theirs."""
-    if _flag(event, "is_hidden_event") or event.name() in BOOKKEEPING:
+    if is_hidden_event(event) or event.name() in BOOKKEEPING:
         return True
-    return event.device_type() != DeviceType.CPU and _flag(event, "is_user_annotation")
+    return event.device_type() != CPU_EVENT and is_user_annotation(event)
 
 
 def _is_launch(event: object) -> bool:
@@ -156,7 +151,7 @@ def self_times(events: Sequence, cuda: bool) -> tuple[Counter[str], dict[str, fl
     the events once. Self time is the host time not spent in nested operators, or on CUDA the
     device time of the kernels an operator launched itself: a kernel's
     ``linked_correlation_id`` is the correlation id of the operator that was innermost when it
-    was launched, as in torch's ``_parse_kineto_results``. As in ``key_averages``, an operator
+    was launched, as torch's own profiler tables link them. As in ``key_averages``, an operator
     whose only nested operator has its own name (an overload calling its twin) counts once.
     """
     kernel_ns: dict[int, float] = defaultdict(float)  # operator's correlation id -> device time
@@ -164,7 +159,7 @@ def self_times(events: Sequence, cuda: bool) -> tuple[Counter[str], dict[str, fl
     for e in events:
         if _skipped(e):
             continue
-        if e.device_type() == DeviceType.CPU:
+        if e.device_type() == CPU_EVENT:
             threads[e.start_thread_id()].append(e)
         elif cuda:
             kernel_ns[e.linked_correlation_id()] += e.duration_ns()
@@ -189,7 +184,7 @@ def device_kernels(events: Sequence) -> list[str]:
     kernels = [
         e
         for e in events
-        if e.device_type() != DeviceType.CPU
+        if e.device_type() != CPU_EVENT
         and not _skipped(e)
         and not e.name().startswith(("Memcpy", "Memset"))
     ]
@@ -211,7 +206,7 @@ def kernel_figures(fn: Callable[[], object], device: torch.device) -> dict[str, 
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         fn()
         torch.cuda.synchronize(device)
-    names = device_kernels(prof.profiler.kineto_results.events())
+    names = device_kernels(kineto_events(prof))
     return {"kernel_launches": len(names), "kernel_signature": kernel_signature(names)}
 
 

@@ -10,10 +10,12 @@ import pytest
 import torch
 from torch import nn
 
+from unet import torchcompat
 from unet.bench import pbcompat
 from unet.bench.ab.worker import Channel
 from unet.bench.attribution import Explained, against_saved, repro_command
 from unet.bench.axes import key_suffix, run_axes
+from unet.bench.compiled import CUDAGRAPH_MODES
 from unet.bench.gates import ComparedRun, CostGate, VerdictGate
 from unet.bench.hardware import hardware_info, hardware_key
 from unet.bench.manifest import ManifestError, load_manifest
@@ -108,11 +110,11 @@ def check_combinations(config: pytest.Config, options: SuiteOptions) -> None:
                 f"--dtype {options.dtype} casts the weights themselves. Use one: --autocast "
                 "with --dtype float32 (the default), or --dtype alone"
             )
-        if not torch.amp.is_autocast_available(options.device.type):
-            raise pytest.UsageError(
-                f"--autocast: torch {torch.__version__} has no autocast for "
-                f"{options.device.type}; run without --autocast"
-            )
+        dtype = getattr(torch, options.autocast)
+        if why := torchcompat.autocast_unsupported(options.device.type, dtype):
+            raise pytest.UsageError(f"--autocast {options.autocast}: {why}; run without it")
+    if options.compile is not None:
+        check_compile(options)
     if options.do_bench:
         if options.device.type != "cuda":
             raise pytest.UsageError("--do-bench needs a CUDA device (triton times GPU work)")
@@ -120,6 +122,16 @@ def check_combinations(config: pytest.Config, options: SuiteOptions) -> None:
             import triton.testing  # noqa: F401
         except ImportError:
             raise pytest.UsageError("--do-bench needs triton: pip install triton") from None
+
+
+def check_compile(options: SuiteOptions) -> None:
+    """--compile needs a torch that compiles on this Python, and its cudagraph modes CUDA
+    graphs where they run on a GPU."""
+    if why := torchcompat.compile_unsupported():
+        raise pytest.UsageError(f"--compile: {why}; run without --compile")
+    cudagraphs = options.compile in CUDAGRAPH_MODES and options.device.type == "cuda"
+    if cudagraphs and (why := torchcompat.cuda_graphs_unsupported()):
+        raise pytest.UsageError(f"--compile {options.compile}: {why}; use another mode")
 
 
 def _storage(config: pytest.Config, key: str) -> tuple[Path | None, list[Path]]:
