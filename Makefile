@@ -8,7 +8,7 @@ TORCH ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup bench costs cost-gate test lint clean
+.PHONY: setup bench costs cost-gate test test-all lint clean
 
 setup: $(STAMP)
 
@@ -34,8 +34,14 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+# The lane for every change: lint, the in-process unit tests and the cost gate (about 3 min).
 test: lint
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests -m "not e2e" --durations=15
+	$(MAKE) --no-print-directory cost-gate
+
+# Everything, the end-to-end tests that start suites, workers and worktrees included; .ci/run.
+test-all: lint
+	$(PY) -m pytest tests --durations=15
 	$(MAKE) --no-print-directory cost-gate
 
 clean:

@@ -49,6 +49,7 @@ def test_a_training_step_updates_weights_and_batch_statistics():
     assert model[0].weight.grad is None  # freed after each step
 
 
+@pytest.mark.e2e
 def test_train_mode_quick_tier_passes_and_records_train_flops(tmp_path):
     out = tmp_path / "train.json"
     proc = suite(tmp_path, *TRAIN, f"--benchmark-json={out}")
@@ -67,6 +68,7 @@ def test_train_mode_quick_tier_passes_and_records_train_flops(tmp_path):
     assert info["key"].endswith("-mode_train")
 
 
+@pytest.mark.e2e
 def test_a_train_run_compared_with_an_inference_run_is_refused(tmp_path):
     saved = suite(tmp_path, *FAST, "-k", "test_upsample", "--benchmark-autosave")
     assert saved.returncode == 0, saved.stdout
@@ -78,6 +80,7 @@ def test_a_train_run_compared_with_an_inference_run_is_refused(tmp_path):
     )
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(("args", "message"), [(["--mode", "training"], "Unsupported --mode")])
 def test_a_bad_mode_is_a_usage_error(tmp_path, args, message):
     proc = suite(tmp_path, *args)
@@ -85,6 +88,7 @@ def test_a_bad_mode_is_a_usage_error(tmp_path, args, message):
     assert message in proc.stdout
 
 
+@pytest.mark.e2e
 def test_autocast_quick_tier_keeps_float32_weights_and_its_own_ids(tmp_path):
     out = tmp_path / "autocast.json"
     proc = suite(tmp_path, *FAST, "-k", "test_model", "--autocast", "bfloat16",
@@ -100,12 +104,14 @@ def test_autocast_quick_tier_keeps_float32_weights_and_its_own_ids(tmp_path):
         assert extra["ops"]["aten._to_copy"] > 0  # autocast's casts, counted like any op
 
 
+@pytest.mark.e2e
 def test_autocast_with_a_cast_dtype_is_a_usage_error(tmp_path):
     proc = suite(tmp_path, "--autocast", "float16", "--dtype", "bfloat16")
     assert proc.returncode == 4
     assert "--autocast float16 runs float32 weights in lower precision" in proc.stdout
 
 
+@pytest.mark.e2e
 def test_help_lists_the_axis_options(tmp_path):
     proc = suite(tmp_path, "--help")
     assert proc.returncode == 0, proc.stdout

@@ -76,6 +76,7 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp / "store"
 
 
+@pytest.mark.e2e
 def test_runs_are_stored_under_the_hardware_key_with_its_machine_info(saved):
     (run,) = saved_files(saved)
     key_folder = run.relative_to(saved).parts[0]
@@ -99,6 +100,7 @@ def test_runs_are_stored_under_the_hardware_key_with_its_machine_info(saved):
     assert data["benchmarks"][0]["group"] == "model 1x3x64x64"
 
 
+@pytest.mark.e2e
 def test_save_then_compare_same_code_passes(saved, tmp_path):
     proc = suite(
         tmp_path, *FAST, "-k", STEADY, "--benchmark-compare",
@@ -109,6 +111,7 @@ def test_save_then_compare_same_code_passes(saved, tmp_path):
     assert len(saved_files(saved)) == 1  # comparing saved nothing new
 
 
+@pytest.mark.e2e
 def test_injected_slowdown_fails_naming_only_the_touched_case(saved, tmp_path):
     proc = suite(
         tmp_path, *FAST, "-k", STEADY, "--benchmark-compare",
@@ -126,6 +129,7 @@ def test_injected_slowdown_fails_naming_only_the_touched_case(saved, tmp_path):
     assert f"repro: unet-bench explain '{INSTANCE_CASE}'" in attribution
 
 
+@pytest.mark.e2e
 def test_width_change_fails_the_cost_gate_against_the_manifest(tmp_path):
     proc = suite(tmp_path, *FAST, "-k", "test_model", "--benchmark-disable", plugin=WIDER_GROUP)
     assert proc.returncode == 1, proc.stdout
@@ -135,6 +139,7 @@ def test_width_change_fails_the_cost_gate_against_the_manifest(tmp_path):
     assert "1 failed, 3 passed" in proc.stdout
 
 
+@pytest.mark.e2e
 def test_width_change_fails_the_cost_gate_against_a_saved_run(saved, tmp_path):
     # a manifest that already has the wider model: only the saved run can catch the change
     wider = [*FAST, "-k", "test_model", f"--cost-manifest={tmp_path / 'wider.json'}"]
@@ -147,6 +152,7 @@ def test_width_change_fails_the_cost_gate_against_a_saved_run(saved, tmp_path):
     assert "vs cost manifest" not in proc.stdout
 
 
+@pytest.mark.e2e
 def test_a_missing_cost_manifest_is_a_usage_error_not_a_pass(tmp_path):
     missing = tmp_path / "nonexistent.json"
     out = _usage_error(suite(tmp_path, "--benchmark-disable", f"--cost-manifest={missing}"))
@@ -154,6 +160,7 @@ def test_a_missing_cost_manifest_is_a_usage_error_not_a_pass(tmp_path):
     assert "Create it with: pytest benchmarks --benchmark-disable --update-cost-manifest" in out
 
 
+@pytest.mark.e2e
 def test_cases_missing_from_the_manifest_fail_by_name(tmp_path):
     manifest = tmp_path / "manifest.json"
     args = [*FAST, "--benchmark-disable", f"--cost-manifest={manifest}"]
@@ -167,6 +174,7 @@ def test_cases_missing_from_the_manifest_fail_by_name(tmp_path):
     assert f"--update-cost-manifest --cost-manifest {manifest}" in proc.stdout
 
 
+@pytest.mark.e2e
 def test_histogram_flag_writes_its_svg(tmp_path):
     proc = suite(tmp_path, *FAST, "-k", "test_upsample", f"--benchmark-histogram={tmp_path}/h")
     assert proc.returncode == 0, proc.stdout
@@ -181,12 +189,14 @@ unet.bench.pbcompat.installed_version = lambda: "4.0.0"
 """
 
 
+@pytest.mark.e2e
 def test_an_unsupported_pytest_benchmark_stops_the_run(tmp_path):
     out = _usage_error(suite(tmp_path, "--benchmark-disable", plugin=OLD_PYTEST_BENCHMARK))
     assert "unet-bench needs pytest-benchmark >=" in out
     assert "found 4.0.0. Install it with: pip install 'pytest-benchmark[histogram]>=" in out
 
 
+@pytest.mark.e2e
 def test_update_cost_manifest_rewrites_only_the_given_manifest(tmp_path):
     manifest = tmp_path / "manifest.json"
     args = ["-k", "test_upsample", "--benchmark-disable", f"--cost-manifest={manifest}"]
@@ -197,6 +207,7 @@ def test_update_cost_manifest_rewrites_only_the_given_manifest(tmp_path):
     assert suite(tmp_path, *FAST, *args).returncode == 0
 
 
+@pytest.mark.e2e
 def test_nan_output_fails_that_case_by_name(tmp_path):
     proc = suite(tmp_path, *FAST, "-k", "test_model", "--benchmark-disable", plugin=NAN_LAYER)
     assert proc.returncode == 1
@@ -212,12 +223,14 @@ def _usage_error(proc: subprocess.CompletedProcess[str]) -> str:
     return proc.stdout
 
 
+@pytest.mark.e2e
 def test_compare_without_a_baseline_is_a_usage_error(tmp_path):
     out = _usage_error(suite(tmp_path, *FAST, "--benchmark-compare"))
     assert "no saved run for this hardware (key cpu-" in out
     assert "unet-bench run" in out
 
 
+@pytest.mark.e2e
 def test_corrupted_baseline_is_a_usage_error(saved, tmp_path):
     store = tmp_path / "store"
     (run,) = saved_files(saved)
@@ -228,6 +241,7 @@ def test_corrupted_baseline_is_a_usage_error(saved, tmp_path):
     assert "0002_broken.json: it is not valid JSON" in out
 
 
+@pytest.mark.e2e
 def test_other_hardware_baseline_is_refused_unless_allowed(saved, tmp_path):
     (run,) = saved_files(saved)
     data = json.loads(run.read_text())
@@ -245,17 +259,20 @@ def test_other_hardware_baseline_is_refused_unless_allowed(saved, tmp_path):
     assert allowed.returncode == 0, allowed.stdout
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_without_a_gpu_is_a_usage_error(tmp_path):
     out = _usage_error(suite(tmp_path, "--device", "cuda"))
     assert "--device cuda: no CUDA device is available" in out
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_do_bench_without_a_gpu_is_a_usage_error(tmp_path):
     assert "--do-bench needs a CUDA device" in _usage_error(suite(tmp_path, "--do-bench"))
 
 
+@pytest.mark.e2e
 def test_verdict_against_a_saved_run_with_samples(tmp_path):
     store = tmp_path / "store"
     args = [
@@ -274,6 +291,7 @@ def test_verdict_against_a_saved_run_with_samples(tmp_path):
     assert re.search(r"test_upsample\[up=transposed-bs=1\] +no change", proc.stdout)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -291,6 +309,7 @@ def test_bad_options_are_usage_errors(tmp_path, args, message):
     assert message in _usage_error(suite(tmp_path, *args))
 
 
+@pytest.mark.e2e
 def test_default_suite_has_the_42_cases_and_quick_covers_every_choice(tmp_path):
     full = suite(tmp_path, "--collect-only", "-q")
     ids = [line for line in full.stdout.splitlines() if "::test_" in line]
@@ -302,6 +321,7 @@ def test_default_suite_has_the_42_cases_and_quick_covers_every_choice(tmp_path):
         assert any(choice in line for line in quick), choice
 
 
+@pytest.mark.e2e
 def test_main_job_records_a_baseline_then_compares(tmp_path):
     store = tmp_path / "runs"
     cmd = [sys.executable, "-m", "unet.cli", "run", "--quick", *CPU, f"--storage={store}", "--",

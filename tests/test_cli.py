@@ -42,6 +42,7 @@ def test_costs_bad_input_size_is_a_clear_error(capsys):
     assert "input_size 40 is not divisible" in capsys.readouterr().err
 
 
+@pytest.mark.e2e
 def test_argument_errors_exit_2_without_traceback():
     proc = subprocess.run(
         [sys.executable, "-m", "unet.cli", "costs", "--batch-size", "0"],

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from drive import FAST, saved_files, suite
+
+# every test here starts suites, workers, worktrees or compiles in child processes
+pytestmark = pytest.mark.e2e
 
 COMPILED = [*FAST, "--compile"]
 UPSAMPLE = "test_upsample[up=interpolate-bs=1-compile=default]"

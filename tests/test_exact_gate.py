@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from drive import FAST, suite
 
 from unet.bench.manifest import DEFAULT_PATH
+
+# every test here starts suites, workers, worktrees or compiles in child processes
+pytestmark = pytest.mark.e2e
 
 MODELS = [*FAST, "-k", "test_model", "--benchmark-disable"]
 BATCH_STANDARD = "test_model[conv=standard-norm=batch-up=interpolate-bs=1]"

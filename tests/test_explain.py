@@ -12,6 +12,9 @@ from drive import CPU
 
 from unet.bench.explain import ExplainError, resolve_case
 
+# every test here starts suites, workers, worktrees or compiles in child processes
+pytestmark = pytest.mark.e2e
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -58,3 +58,20 @@ def test_conftest_only_registers_the_plugin_and_the_cases():
     assert 'pytest_plugins = ["unet.bench.plugin"]' in text
     hooks = {n.name for n in ast.parse(text).body if isinstance(n, ast.FunctionDef)}
     assert hooks == {"pytest_generate_tests", "run_case"}
+
+
+def test_a_unit_test_cannot_start_a_python_process_but_git_runs():
+    import subprocess
+    import sys
+
+    with pytest.raises(RuntimeError, match=r"outside the e2e lane started .*mark it @pytest"):
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+    assert subprocess.run(["git", "--version"], capture_output=True).returncode == 0
+
+
+@pytest.mark.e2e
+def test_an_e2e_test_may_start_one():
+    import subprocess
+    import sys
+
+    assert subprocess.run([sys.executable, "-c", "pass"]).returncode == 0

@@ -7,6 +7,7 @@ import json
 import re
 import sys
 
+import pytest
 import torch
 from drive import FAST, saved_files, suite
 
@@ -110,6 +111,7 @@ def test_a_throttled_side_makes_a_regression_unsure_with_the_reason():
     assert demote(verdict(NO_CHANGE), hot, {}).outcome == NO_CHANGE
 
 
+@pytest.mark.e2e
 def test_the_suite_marks_a_throttled_case_and_its_verdict_is_unsure(tmp_path):
     store = tmp_path / "store"
     args = [*FAST, "--benchmark-min-rounds=6", "-k", "test_upsample",

@@ -37,6 +37,7 @@ def test_a_torch_newer_than_the_newest_tested_runs_with_a_note():
     assert "newer than the newest tested (2.15)" in torchcompat.version_note("2.16.0")
 
 
+@pytest.mark.e2e
 def test_the_suite_refuses_a_torch_below_the_floor_at_start_up(tmp_path):
     plugin = "import torch\ntorch.__version__ = '1.13.0'\n"  # as an old install would read
     proc = suite(tmp_path, *FAST, "-k", "test_upsample", plugin=plugin)
