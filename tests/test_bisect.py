@@ -24,6 +24,7 @@ SLOW_INTERPOLATE = slow_interpolate(0.01)  # about 9x the ~1.2 ms upsampling cas
 # untouched case is never a regression by noise, and the slowed one always is. With an effect
 # that large two round blocks per side settle each step (the default 6 are for 3 % effects).
 TIMED = ("--min-effect=1", "--blocks=2")
+SUITE = ("--warmup-time=0", "--benchmark-max-time=0.2")  # a fifth of the default rounds' time
 INTERPOLATE = "test_upsample[up=interpolate-bs=1]"
 TRANSPOSED = "test_upsample[up=transposed-bs=1]"
 
@@ -109,7 +110,7 @@ def test_bisect_names_commit_3_for_the_cost_and_commit_5_for_the_slowdown(eight_
     branch = git(repo, "rev-parse", "--abbrev-ref", "HEAD")
     started = time.perf_counter()
     proc = bisect(repo, tmp_path / "out", "--good", commits[0], "--bad", commits[7], "--",
-                  "-k", "test_upsample", "--warmup-time=0")  # fmt: skip
+                  "-k", "test_upsample", *SUITE)  # fmt: skip
     wall = time.perf_counter() - started
     said = proc.stdout + proc.stderr
     assert proc.returncode == 0, said
@@ -137,7 +138,7 @@ def test_bisect_names_commit_3_for_the_cost_and_commit_5_for_the_slowdown(eight_
 def test_a_range_without_a_regression_exits_1(eight_commits, tmp_path):
     repo, commits = eight_commits
     proc = bisect(repo, tmp_path / "out", "--good", commits[0], "--bad", commits[3],
-                  "--case", INTERPOLATE, "--", "--warmup-time=0")  # fmt: skip
+                  "--case", INTERPOLATE, "--", *SUITE)  # fmt: skip
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "No regression between the ends" in proc.stdout
 
