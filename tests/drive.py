@@ -53,3 +53,13 @@ def suite(
 
 def saved_files(store: Path) -> list[Path]:
     return sorted(store.rglob("*.json"))
+
+
+def default_sigint() -> None:
+    """For ``preexec_fn``: SIGINT back to its default in the child. A job started in the
+    background by a non-interactive shell (as a CI runner may start this suite) inherits SIGINT
+    ignored, and Python then installs no KeyboardInterrupt handler: a Ctrl-C test would see its
+    command run to the end instead of stopping."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

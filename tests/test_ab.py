@@ -11,7 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from drive import CPU
+from drive import CPU, default_sigint
 
 from unet.bench.ab.result import load_ab_json
 
@@ -186,7 +186,7 @@ def test_ctrl_c_removes_the_worktree(clone, tmp_path):
     cmd = [sys.executable, "-m", "unet.cli", "ab", "--base", "HEAD", "--quick", *CPU,
            f"--out={tmp_path / 'out'}"]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=clone, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)  # fmt: skip
+                            text=True, preexec_fn=default_sigint)  # fmt: skip
     deadline = time.monotonic() + 120
     while len(worktrees(clone)) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
