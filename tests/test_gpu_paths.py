@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from test_bench_helpers import H200
 from torch import nn
 from torch.autograd import DeviceType
 
@@ -197,17 +198,6 @@ def test_2_the_driver_version_is_read_from_both_kernel_module_strings():
     assert driver_from_proc(PROPRIETARY) == "570.86.15"
     assert driver_from_proc(OPEN) == "580.65.06"
     assert driver_from_proc("no version here") == "unknown"
-
-
-H200 = {
-    "device": "cuda",
-    "device_name": "NVIDIA H200",
-    "capability": "9.0",
-    "driver": "570.86.15",
-    "cuda": "12.8",
-    "cudnn": "91002",
-    "torch": "2.11.0",
-}
 
 
 @pytest.fixture
