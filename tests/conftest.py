@@ -6,6 +6,8 @@ import pytest
 
 from unet import UNetConfig
 
+pytest_plugins = ["pytester"]  # drive.in_process: the suite's usage errors inside this process
+
 
 @pytest.fixture
 def tiny() -> UNetConfig:

@@ -11,12 +11,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from drive import CPU, default_sigint
+from drive import CPU, command, default_sigint
 
 from unet.bench.ab.result import load_ab_json
-
-# every test here starts suites, workers, worktrees or compiles in child processes
-pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -103,6 +100,7 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     return SimpleNamespace(clone=clone, out=tmp / "out", proc=proc, status=status, result=result)
 
 
+@pytest.mark.e2e
 def test_injected_slowdown_is_a_confirmed_regression_and_the_tree_is_untouched(faulty):
     clone, out, proc, result = faulty.clone, faulty.out, faulty.proc, faulty.result
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -147,6 +145,7 @@ def tempfile_dir() -> str:
     return tempfile.gettempdir()
 
 
+@pytest.mark.e2e
 def test_cost_change_between_base_and_head_fails(faulty):
     assert faulty.proc.returncode == 1, faulty.proc.stdout + faulty.proc.stderr
     fields = {(case, field) for case, field, *_ in faulty.result["cost_changes"]}
@@ -156,8 +155,10 @@ def test_cost_change_between_base_and_head_fails(faulty):
     assert "Cost changes" in faulty.proc.stdout
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("out", [None, "out"])
 def test_unknown_base_revision_is_a_usage_error_that_creates_nothing(clone, tmp_path, out):
+    """In a process of its own: the wiring of exit 4 and no traceback, as a user sees it."""
     args = [f"--out={tmp_path / out}"] if out else []  # None: the default under .benchmarks/
     proc = subprocess.run(
         [sys.executable, "-m", "unet.cli", "ab", "--base", "no-such-rev", *CPU, *args],
@@ -172,16 +173,13 @@ def test_unknown_base_revision_is_a_usage_error_that_creates_nothing(clone, tmp_
 
 
 def test_a_bad_device_is_a_usage_error_before_anything_starts(clone, tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "unet.cli", "ab", "--base", "HEAD", "--device", "gpu",
-         f"--out={tmp_path / 'out'}"],
-        cwd=clone, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    proc = command(clone, "ab", "--base", "HEAD", "--device", "gpu", f"--out={tmp_path / 'out'}")
     assert proc.returncode == 4
     assert "Unsupported --device 'gpu'" in proc.stderr
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.e2e
 def test_ctrl_c_removes_the_worktree(clone, tmp_path):
     cmd = [sys.executable, "-m", "unet.cli", "ab", "--base", "HEAD", "--quick", *CPU,
            f"--out={tmp_path / 'out'}"]  # fmt: skip
@@ -200,6 +198,7 @@ def test_ctrl_c_removes_the_worktree(clone, tmp_path):
     assert git(clone, "status", "--porcelain") == ""
 
 
+@pytest.mark.e2e
 def test_a_base_without_paired_workers_is_measured_in_process_blocks(clone, tmp_path):
     worker = clone / "unet" / "bench" / "ab" / "worker.py"
     text = worker.read_text()
@@ -219,6 +218,7 @@ def test_a_base_without_paired_workers_is_measured_in_process_blocks(clone, tmp_
     assert not (tmp_path / "out" / "schedule.tsv").exists()
 
 
+@pytest.mark.e2e
 def test_a_case_only_the_head_has_is_timed_alone_and_listed(clone, tmp_path):
     """New cases run first in the head's order; the paired cases must still finish."""
     (clone / "benchmarks" / "test_aaa_new.py").write_text(
@@ -233,6 +233,7 @@ def test_a_case_only_the_head_has_is_timed_alone_and_listed(clone, tmp_path):
     assert "test_upsample[up=interpolate-bs=1]" in {v["case"] for v in result["verdicts"]}
 
 
+@pytest.mark.e2e
 def test_a_base_with_the_worker_at_its_former_path_still_pairs(clone, tmp_path):
     """Bases from before the ab/ package keep unet/bench/abworker.py; same protocol."""
     moved = git(clone, "rev-list", "-1", "HEAD", "--", "unet/bench/abworker.py").strip()

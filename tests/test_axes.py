@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from drive import FAST, saved_files, suite
+from drive import FAST, in_process, saved_files, suite
 from torch import nn
 
 from unet.bench.axes import differing_axes, id_suffix, key_suffix
@@ -80,10 +80,9 @@ def test_a_train_run_compared_with_an_inference_run_is_refused(tmp_path):
     )
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize(("args", "message"), [(["--mode", "training"], "Unsupported --mode")])
-def test_a_bad_mode_is_a_usage_error(tmp_path, args, message):
-    proc = suite(tmp_path, *args)
+def test_a_bad_mode_is_a_usage_error(pytester, tmp_path, args, message):
+    proc = in_process(pytester, tmp_path, *args)
     assert proc.returncode == 4
     assert message in proc.stdout
 
@@ -104,16 +103,14 @@ def test_autocast_quick_tier_keeps_float32_weights_and_its_own_ids(tmp_path):
         assert extra["ops"]["aten._to_copy"] > 0  # autocast's casts, counted like any op
 
 
-@pytest.mark.e2e
-def test_autocast_with_a_cast_dtype_is_a_usage_error(tmp_path):
-    proc = suite(tmp_path, "--autocast", "float16", "--dtype", "bfloat16")
+def test_autocast_with_a_cast_dtype_is_a_usage_error(pytester, tmp_path):
+    proc = in_process(pytester, tmp_path, "--autocast", "float16", "--dtype", "bfloat16")
     assert proc.returncode == 4
     assert "--autocast float16 runs float32 weights in lower precision" in proc.stdout
 
 
-@pytest.mark.e2e
-def test_help_lists_the_axis_options(tmp_path):
-    proc = suite(tmp_path, "--help")
+def test_help_lists_the_axis_options(pytester, tmp_path):
+    proc = in_process(pytester, tmp_path, "--help")
     assert proc.returncode == 0, proc.stdout
     for option in ("--mode=MODE", "--autocast=AUTOCAST", "--profile-dir=PROFILE_DIR"):
         assert option in proc.stdout

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from drive import CPU, FAST, saved_files, suite
+from drive import CPU, FAST, in_process, saved_files, suite
 
 SLOW_INSTANCE = """
 import time
@@ -152,10 +152,11 @@ def test_width_change_fails_the_cost_gate_against_a_saved_run(saved, tmp_path):
     assert "vs cost manifest" not in proc.stdout
 
 
-@pytest.mark.e2e
-def test_a_missing_cost_manifest_is_a_usage_error_not_a_pass(tmp_path):
+def test_a_missing_cost_manifest_is_a_usage_error_not_a_pass(pytester, tmp_path):
     missing = tmp_path / "nonexistent.json"
-    out = _usage_error(suite(tmp_path, "--benchmark-disable", f"--cost-manifest={missing}"))
+    out = _usage_error(
+        in_process(pytester, tmp_path, "--benchmark-disable", f"--cost-manifest={missing}")
+    )
     assert f"--cost-manifest {missing}: no such file" in out
     assert "Create it with: pytest benchmarks --benchmark-disable --update-cost-manifest" in out
 
@@ -223,9 +224,8 @@ def _usage_error(proc: subprocess.CompletedProcess[str]) -> str:
     return proc.stdout
 
 
-@pytest.mark.e2e
-def test_compare_without_a_baseline_is_a_usage_error(tmp_path):
-    out = _usage_error(suite(tmp_path, *FAST, "--benchmark-compare"))
+def test_compare_without_a_baseline_is_a_usage_error(pytester, tmp_path):
+    out = _usage_error(in_process(pytester, tmp_path, *FAST, "--benchmark-compare"))
     assert "no saved run for this hardware (key cpu-" in out
     assert "unet-bench run" in out
 
@@ -262,14 +262,16 @@ def test_other_hardware_baseline_is_refused_unless_allowed(saved, tmp_path):
 @pytest.mark.e2e
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_without_a_gpu_is_a_usage_error(tmp_path):
+    """The suite's one usage error in a process of its own: exit 4 and no traceback as a user
+    sees them; the others run in-process (drive.in_process)."""
     out = _usage_error(suite(tmp_path, "--device", "cuda"))
     assert "--device cuda: no CUDA device is available" in out
 
 
-@pytest.mark.e2e
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
-def test_do_bench_without_a_gpu_is_a_usage_error(tmp_path):
-    assert "--do-bench needs a CUDA device" in _usage_error(suite(tmp_path, "--do-bench"))
+def test_do_bench_without_a_gpu_is_a_usage_error(pytester, tmp_path):
+    out = _usage_error(in_process(pytester, tmp_path, "--do-bench"))
+    assert "--do-bench needs a CUDA device" in out
 
 
 @pytest.mark.e2e
@@ -291,7 +293,6 @@ def test_verdict_against_a_saved_run_with_samples(tmp_path):
     assert re.search(r"test_upsample\[up=transposed-bs=1\] +no change", proc.stdout)
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -305,8 +306,8 @@ def test_verdict_against_a_saved_run_with_samples(tmp_path):
         (["--profile-time", "0"], "--profile-time '0': expected seconds > 0"),
     ],
 )
-def test_bad_options_are_usage_errors(tmp_path, args, message):
-    assert message in _usage_error(suite(tmp_path, *args))
+def test_bad_options_are_usage_errors(pytester, tmp_path, args, message):
+    assert message in _usage_error(in_process(pytester, tmp_path, *args))
 
 
 @pytest.mark.e2e

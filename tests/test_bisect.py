@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from drive import CPU
+from drive import CPU, command
 from test_ab import RELU_AFTER_TRANSPOSED, slow_interpolate
 
 from unet.bench.bisect.search import BAD, GOOD, Evidence, decide_time, first_bad
@@ -152,11 +152,11 @@ def test_a_range_without_a_regression_exits_1(eight_commits, tmp_path):
         (3, 3, "are the same commit"),
     ],
 )
-@pytest.mark.e2e
 def test_bad_revisions_exit_4_before_anything_runs(eight_commits, tmp_path, good, bad, message):
     repo, commits = eight_commits
     pick = lambda r: commits[r] if isinstance(r, int) else r  # noqa: E731
-    proc = bisect(repo, tmp_path / "out", "--good", pick(good), "--bad", pick(bad))
+    args = ("--good", pick(good), "--bad", pick(bad), f"--out={tmp_path / 'out'}")
+    proc = command(repo, "bisect", "--quick", *CPU, *args)
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert message in proc.stderr
     assert not (tmp_path / "out").exists()
@@ -164,9 +164,11 @@ def test_bad_revisions_exit_4_before_anything_runs(eight_commits, tmp_path, good
 
 @pytest.mark.e2e
 def test_an_unknown_case_exits_4_naming_it(eight_commits, tmp_path):
+    """In a process of its own: bisect's wiring of exit 4 and no traceback."""
     repo, commits = eight_commits
     proc = bisect(repo, tmp_path / "out", "--good", commits[0], "--bad", commits[7],
                   "--case", "conv=standard-norm=btach-bs=1x")  # fmt: skip
+    assert "Traceback" not in proc.stderr
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "--case 'test_model[conv=standard-norm=btach-bs=1x]': not a case" in proc.stderr
     assert not (tmp_path / "out").exists()

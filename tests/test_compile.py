@@ -6,10 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from drive import FAST, saved_files, suite
-
-# every test here starts suites, workers, worktrees or compiles in child processes
-pytestmark = pytest.mark.e2e
+from drive import FAST, in_process, saved_files, suite
 
 COMPILED = [*FAST, "--compile"]
 UPSAMPLE = "test_upsample[up=interpolate-bs=1-compile=default]"
@@ -42,6 +39,7 @@ unet.layers.InterpolateConv.forward = forward
 """
 
 
+@pytest.mark.e2e
 def test_quick_tier_compiles_every_case_once_with_no_graph_break(tmp_path):
     out = tmp_path / "compiled.json"
     proc = suite(tmp_path, *COMPILED, f"--benchmark-json={out}")
@@ -59,6 +57,7 @@ def test_quick_tier_compiles_every_case_once_with_no_graph_break(tmp_path):
         assert case["stats"]["max"] < extra["compile_s"] or extra["compile_cached"]
 
 
+@pytest.mark.e2e
 def test_a_graph_break_fails_the_gate_naming_it_and_its_line(tmp_path):
     proc = suite(tmp_path, *COMPILED, "-k", "test_model and standard and batch",
                  "--benchmark-disable", plugin=BREAK_DOWN_BLOCKS)  # fmt: skip
@@ -69,6 +68,7 @@ def test_a_graph_break_fails_the_gate_naming_it_and_its_line(tmp_path):
     assert 'print("", end="")' in proc.stdout
 
 
+@pytest.mark.e2e
 def test_a_recompile_after_the_first_compile_fails_the_case(tmp_path):
     proc = suite(tmp_path, *COMPILED, "-k", "test_upsample", plugin=RECOMPILE_UPSAMPLE)
     assert proc.returncode == 1, proc.stdout
@@ -76,6 +76,7 @@ def test_a_recompile_after_the_first_compile_fails_the_case(tmp_path):
     assert "1 failed, 1 passed" in proc.stdout
 
 
+@pytest.mark.e2e
 def test_a_compiled_run_compared_with_an_eager_run_is_refused(tmp_path):
     saved = suite(tmp_path, *FAST, "-k", "test_upsample", "--benchmark-autosave")
     assert saved.returncode == 0, saved.stdout
@@ -85,8 +86,8 @@ def test_a_compiled_run_compared_with_an_eager_run_is_refused(tmp_path):
     assert "(compile: saved None, here 'default')" in proc.stdout
 
 
-def test_an_unknown_compile_mode_is_a_usage_error(tmp_path):
-    proc = suite(tmp_path, "--compile=fastest")
+def test_an_unknown_compile_mode_is_a_usage_error(pytester, tmp_path):
+    proc = in_process(pytester, tmp_path, "--compile=fastest")
     assert proc.returncode == 4
     assert "Unsupported --compile 'fastest'" in proc.stdout
     assert "max-autotune" in proc.stdout
@@ -112,6 +113,7 @@ torch.compile = compile
 """
 
 
+@pytest.mark.e2e
 def test_a_failing_compile_fails_its_case_alone_with_the_error(tmp_path):
     proc = suite(tmp_path, *COMPILED, "-k", "test_upsample", plugin=FAILING_COMPILE)
     assert proc.returncode == 1, proc.stdout

@@ -8,12 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from drive import CPU
+from drive import CPU, command
 
 from unet.bench.explain import ExplainError, resolve_case
-
-# every test here starts suites, workers, worktrees or compiles in child processes
-pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -55,12 +52,13 @@ def test_an_unknown_case_names_the_argument_and_an_example():
     ],
 )
 def test_usage_errors_exit_4_and_create_nothing(tmp_path, args, message):
-    proc = explain(*args, f"--out={tmp_path / 'out'}")
+    proc = command(REPO, "explain", *CPU, *args, f"--out={tmp_path / 'out'}")
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert message in proc.stderr
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.e2e
 def test_one_profile_of_the_working_tree_with_shares_and_a_trace(tmp_path):
     proc = explain("up=interpolate-bs=1", "--device", "cpu", f"--out={tmp_path}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
