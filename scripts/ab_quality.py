@@ -91,8 +91,13 @@ def wall_time_ratio(args: argparse.Namespace, repo: Path, work: Path, ab: list[s
     """One quick suite run, then one A/B run of the same code: their wall times, and the
     chosen case's median in the single run (the scale of the injected delays)."""
     case = CASES[args.case][0]
-    single = suite_command(["benchmarks"], device=args.device, storage=work / "runs", quick=True,
-                           options=["-q", f"--benchmark-json={work}/one.json"])  # fmt: skip
+    single = suite_command(
+        ["benchmarks"],
+        device=args.device,
+        storage=work / "runs",
+        quick=True,
+        options=["-q", f"--benchmark-json={work}/one.json"],
+    )
     rc, single_s, out = timed(single, repo)
     if rc:
         sys.exit(f"ab_quality: the single quick run failed (exit {rc}):\n{out[-3000:]}")
@@ -100,8 +105,13 @@ def wall_time_ratio(args: argparse.Namespace, repo: Path, work: Path, ab: list[s
     median = next(b["stats"]["median"] for b in one["benchmarks"] if b["name"] == case)
     rc, ab_s, out = timed([*ab, f"--out={work}/ab-time"], repo)
     print(f"single quick run {single_s:.1f} s, A/B {ab_s:.1f} s, ratio {ab_s / single_s:.2f}")
-    return {"single_run_s": single_s, "ab_run_s": ab_s, "ratio": ab_s / single_s,
-            "case": case, "case_median_s": median}  # fmt: skip
+    return {
+        "single_run_s": single_s,
+        "ab_run_s": ab_s,
+        "ratio": ab_s / single_s,
+        "case": case,
+        "case_median_s": median,
+    }
 
 
 def flagged(out_dir: Path, case: str) -> bool:
@@ -146,8 +156,16 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="ab-quality-"))
     repo = work / "repo"
     subprocess.run(["git", "clone", "-q", str(REPO), str(repo)], check=True)
-    ab = [sys.executable, "-m", "unet.cli", "ab", "--base", "HEAD", "--quick",
-          f"--device={args.device}"]  # fmt: skip
+    ab = [
+        sys.executable,
+        "-m",
+        "unet.cli",
+        "ab",
+        "--base",
+        "HEAD",
+        "--quick",
+        f"--device={args.device}",
+    ]
     results: dict[str, object] = {"device": args.device, "runs": args.runs}
     results.update(wall_time_ratio(args, repo, work, ab))
     failures = []

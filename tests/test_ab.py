@@ -72,14 +72,27 @@ def git(repo: Path, *args: str) -> str:
 def ab(
     repo: Path, out: Path, *args: str, base: str = "HEAD", **kwargs
 ) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "unet.cli", "ab", "--base", base, "--quick", *CPU,
-           f"--out={out}", *args]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "unet.cli",
+        "ab",
+        "--base",
+        base,
+        "--quick",
+        *CPU,
+        f"--out={out}",
+        *args,
+    ]
     return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=900, **kwargs)
 
 
 def worktrees(repo: Path) -> list[str]:
-    return [line for line in git(repo, "worktree", "list", "--porcelain").splitlines()
-            if line.startswith("worktree ")]  # fmt: skip
+    return [
+        line
+        for line in git(repo, "worktree", "list", "--porcelain").splitlines()
+        if line.startswith("worktree ")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +107,16 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     layers.write_text(layers.read_text() + SLOW_INTERPOLATE + CONV_AFTER_TRANSPOSED)
     status = git(clone, "status", "--porcelain")
     # rounds of a fifth of the default time: a 20x slowdown needs no more samples to settle
-    proc = ab(clone, tmp / "out", MARGIN, "--", "-k", "test_upsample", "--warmup-time=0",
-              "--benchmark-max-time=0.2")  # fmt: skip
+    proc = ab(
+        clone,
+        tmp / "out",
+        MARGIN,
+        "--",
+        "-k",
+        "test_upsample",
+        "--warmup-time=0",
+        "--benchmark-max-time=0.2",
+    )
     result = json.loads((tmp / "out" / "ab.json").read_text()) if proc.returncode == 1 else {}
     return SimpleNamespace(clone=clone, out=tmp / "out", proc=proc, status=status, result=result)
 
@@ -162,8 +183,11 @@ def test_unknown_base_revision_is_a_usage_error_that_creates_nothing(clone, tmp_
     args = [f"--out={tmp_path / out}"] if out else []  # None: the default under .benchmarks/
     proc = subprocess.run(
         [sys.executable, "-m", "unet.cli", "ab", "--base", "no-such-rev", *CPU, *args],
-        cwd=clone, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 4
     assert "unet-bench ab: --base 'no-such-rev': unknown revision" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -181,10 +205,25 @@ def test_a_bad_device_is_a_usage_error_before_anything_starts(clone, tmp_path):
 
 @pytest.mark.e2e
 def test_ctrl_c_removes_the_worktree(clone, tmp_path):
-    cmd = [sys.executable, "-m", "unet.cli", "ab", "--base", "HEAD", "--quick", *CPU,
-           f"--out={tmp_path / 'out'}"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=clone, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, preexec_fn=default_sigint)  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "unet.cli",
+        "ab",
+        "--base",
+        "HEAD",
+        "--quick",
+        *CPU,
+        f"--out={tmp_path / 'out'}",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=clone,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
+    )
     deadline = time.monotonic() + 120
     while len(worktrees(clone)) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -205,8 +244,16 @@ def test_a_base_without_paired_workers_is_measured_in_process_blocks(clone, tmp_
     worker.write_text(text.replace("PROTOCOL = 1", "PROTOCOL = 0"))
     git(clone, "commit", "-qam", "a base that speaks another protocol")
     worker.write_text(text)
-    proc = ab(clone, tmp_path / "out", MARGIN, "--", "-k", "test_upsample", "--warmup-time=0",
-              "--benchmark-max-time=0.02")  # fmt: skip
+    proc = ab(
+        clone,
+        tmp_path / "out",
+        MARGIN,
+        "--",
+        "-k",
+        "test_upsample",
+        "--warmup-time=0",
+        "--benchmark-max-time=0.02",
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "the base predates paired workers" in proc.stderr
     result = json.loads((tmp_path / "out" / "ab.json").read_text())
@@ -224,8 +271,18 @@ def test_a_case_only_the_head_has_is_timed_alone_and_listed(clone, tmp_path):
     (clone / "benchmarks" / "test_aaa_new.py").write_text(
         "from benchmarks.test_layers import test_upsample as test_new_upsample  # noqa: F401\n"
     )
-    proc = ab(clone, tmp_path / "out", MARGIN, "--blocks", "2", "--", "-k", "upsample",
-              "--warmup-time=0", "--benchmark-max-time=0.02")  # fmt: skip
+    proc = ab(
+        clone,
+        tmp_path / "out",
+        MARGIN,
+        "--blocks",
+        "2",
+        "--",
+        "-k",
+        "upsample",
+        "--warmup-time=0",
+        "--benchmark-max-time=0.02",
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Timed on one side only" in proc.stdout
     assert "test_new_upsample[up=interpolate-bs=1]" in proc.stdout
@@ -239,8 +296,19 @@ def test_a_base_with_the_worker_at_its_former_path_still_pairs(clone, tmp_path):
     moved = git(clone, "rev-list", "-1", "HEAD", "--", "unet/bench/abworker.py").strip()
     if not moved:
         pytest.skip("this history never had unet/bench/abworker.py")
-    proc = ab(clone, tmp_path / "out", "--blocks", "2", MARGIN, "--", "-k", "test_upsample",
-              "--warmup-time=0", "--benchmark-max-time=0.02", base=f"{moved}^")  # fmt: skip
+    proc = ab(
+        clone,
+        tmp_path / "out",
+        "--blocks",
+        "2",
+        MARGIN,
+        "--",
+        "-k",
+        "test_upsample",
+        "--warmup-time=0",
+        "--benchmark-max-time=0.02",
+        base=f"{moved}^",
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = load_ab_json(tmp_path / "out" / "ab.json")
     assert result.mode == "paired"

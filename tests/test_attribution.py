@@ -154,8 +154,14 @@ def test_a_confirmed_verdict_regression_is_attributed_to_its_operator(tmp_path):
     assert saved.returncode == 0, saved.stdout
     # the margin: a ~10 ms operator on a ~1 ms case (~10x); only a doubling counts, beyond the
     # 0.77-1.86x whole processes were seen to swing here, so the untouched case stays unflagged
-    proc = suite(tmp_path, *args, "--benchmark-compare", "--verdict", "--min-effect=1",
-                 plugin=SLOW_INTERPOLATE_OP)  # fmt: skip
+    proc = suite(
+        tmp_path,
+        *args,
+        "--benchmark-compare",
+        "--verdict",
+        "--min-effect=1",
+        plugin=SLOW_INTERPOLATE_OP,
+    )
     assert proc.returncode == 1, proc.stdout
     section = proc.stdout.split("unet-bench: attribution of flagged cases")[1]
     section = section.split("benchmark 'upsample")[0]  # ours ends where pytest-benchmark's begins

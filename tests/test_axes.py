@@ -26,8 +26,9 @@ def test_ids_and_keys_carry_only_the_axes_off_their_defaults():
 
 def test_a_run_saved_before_axes_existed_compares_as_the_defaults():
     old = {"device": "cpu", "dtype": "float32"}  # no "mode", no "channels_last"
-    assert differing_axes({"mode": "inference", "dtype": "float32", "channels_last": False},
-                          old) == {}  # fmt: skip
+    assert (
+        differing_axes({"mode": "inference", "dtype": "float32", "channels_last": False}, old) == {}
+    )
     assert differing_axes({"mode": "train", "dtype": "float32"}, old) == {
         "mode": ("inference", "train")
     }
@@ -90,8 +91,9 @@ def test_a_bad_mode_is_a_usage_error(pytester, tmp_path, args, message):
 @pytest.mark.e2e
 def test_autocast_quick_tier_keeps_float32_weights_and_its_own_ids(tmp_path):
     out = tmp_path / "autocast.json"
-    proc = suite(tmp_path, *FAST, "-k", "test_model", "--autocast", "bfloat16",
-                 f"--benchmark-json={out}")  # fmt: skip
+    proc = suite(
+        tmp_path, *FAST, "-k", "test_model", "--autocast", "bfloat16", f"--benchmark-json={out}"
+    )
     assert proc.returncode == 0, proc.stdout
     cases = json.loads(out.read_text())["benchmarks"]
     assert len(cases) == 4

@@ -66,8 +66,9 @@ def test_manifest_round_trip_and_changes(tmp_path):
     entry = {"params": 3, "flops": 10, "mult_adds": 12, "unsupported_ops": ["b", "a"], "x": 1}
     write_manifest(path, {"case": entry})
     loaded = load_manifest(path)
-    assert loaded == {"case": {"params": 3, "flops": 10, "mult_adds": 12,
-                               "unsupported_ops": ["a", "b"]}}  # fmt: skip
+    assert loaded == {
+        "case": {"params": 3, "flops": 10, "mult_adds": 12, "unsupported_ops": ["a", "b"]}
+    }
     assert cost_changes(loaded["case"], entry) == []
     assert cost_changes(loaded["case"], {**entry, "flops": 11, "unsupported_ops": []}) == [
         ("flops", 10, 11),

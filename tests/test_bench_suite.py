@@ -103,9 +103,14 @@ def test_runs_are_stored_under_the_hardware_key_with_its_machine_info(saved):
 @pytest.mark.e2e
 def test_save_then_compare_same_code_passes(saved, tmp_path):
     proc = suite(
-        tmp_path, *FAST, "-k", STEADY, "--benchmark-compare",
-        COMPARE_FAIL, store=saved,
-    )  # fmt: skip
+        tmp_path,
+        *FAST,
+        "-k",
+        STEADY,
+        "--benchmark-compare",
+        COMPARE_FAIL,
+        store=saved,
+    )
     assert proc.returncode == 0, proc.stdout
     assert "Comparing against benchmarks from" in proc.stdout
     assert len(saved_files(saved)) == 1  # comparing saved nothing new
@@ -114,9 +119,15 @@ def test_save_then_compare_same_code_passes(saved, tmp_path):
 @pytest.mark.e2e
 def test_injected_slowdown_fails_naming_only_the_touched_case(saved, tmp_path):
     proc = suite(
-        tmp_path, *FAST, "-k", STEADY, "--benchmark-compare",
-        COMPARE_FAIL, plugin=SLOW_INSTANCE, store=saved,
-    )  # fmt: skip
+        tmp_path,
+        *FAST,
+        "-k",
+        STEADY,
+        "--benchmark-compare",
+        COMPARE_FAIL,
+        plugin=SLOW_INSTANCE,
+        store=saved,
+    )
     assert proc.returncode == 1, proc.stdout
     flagged = re.findall(r"^\t(test_\S+)", proc.stdout.split("Performance has regressed")[1], re.M)
     assert {name.split(" (")[0] for name in flagged} == {INSTANCE_CASE}
@@ -143,8 +154,9 @@ def test_width_change_fails_the_cost_gate_against_the_manifest(tmp_path):
 def test_width_change_fails_the_cost_gate_against_a_saved_run(saved, tmp_path):
     # a manifest that already has the wider model: only the saved run can catch the change
     wider = [*FAST, "-k", "test_model", f"--cost-manifest={tmp_path / 'wider.json'}"]
-    made = suite(tmp_path, *wider, "--benchmark-disable", "--update-cost-manifest",
-                 plugin=WIDER_GROUP)  # fmt: skip
+    made = suite(
+        tmp_path, *wider, "--benchmark-disable", "--update-cost-manifest", plugin=WIDER_GROUP
+    )
     assert made.returncode == 0, made.stdout
     proc = suite(tmp_path, *wider, "--benchmark-compare", plugin=WIDER_GROUP, store=saved)
     assert proc.returncode == 1, proc.stdout
@@ -253,9 +265,13 @@ def test_other_hardware_baseline_is_refused_unless_allowed(saved, tmp_path):
     assert "threads: saved '64'" in out
     assert "--allow-other-hardware" in out
     allowed = suite(
-        tmp_path, *FAST, "-k", "test_model", f"--benchmark-compare={other}",
+        tmp_path,
+        *FAST,
+        "-k",
+        "test_model",
+        f"--benchmark-compare={other}",
         "--allow-other-hardware",
-    )  # fmt: skip
+    )
     assert allowed.returncode == 0, allowed.stdout
 
 
@@ -315,18 +331,41 @@ def test_default_suite_has_the_42_cases_and_quick_covers_every_choice(tmp_path):
     full = suite(tmp_path, "--collect-only", "-q")
     ids = [line for line in full.stdout.splitlines() if "::test_" in line]
     assert len(ids) == 42
-    quick = [line for line in suite(tmp_path, "--collect-only", "-q", "--quick").stdout.splitlines()
-             if "::test_model" in line]  # fmt: skip
-    for choice in ("conv=standard", "conv=depthwise_separable", "norm=batch", "norm=layer",
-                   "norm=instance", "norm=group", "up=interpolate", "up=transposed"):  # fmt: skip
+    quick = [
+        line
+        for line in suite(tmp_path, "--collect-only", "-q", "--quick").stdout.splitlines()
+        if "::test_model" in line
+    ]
+    for choice in (
+        "conv=standard",
+        "conv=depthwise_separable",
+        "norm=batch",
+        "norm=layer",
+        "norm=instance",
+        "norm=group",
+        "up=interpolate",
+        "up=transposed",
+    ):
         assert any(choice in line for line in quick), choice
 
 
 @pytest.mark.e2e
 def test_main_job_records_a_baseline_then_compares(tmp_path):
     store = tmp_path / "runs"
-    cmd = [sys.executable, "-m", "unet.cli", "run", "--quick", *CPU, f"--storage={store}", "--",
-           "-k", "test_upsample", "--benchmark-max-time=0.05", "--warmup-time=0"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "unet.cli",
+        "run",
+        "--quick",
+        *CPU,
+        f"--storage={store}",
+        "--",
+        "-k",
+        "test_upsample",
+        "--benchmark-max-time=0.05",
+        "--warmup-time=0",
+    ]
     first = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "this run becomes its baseline" in first.stdout

@@ -14,7 +14,7 @@ import pytest
 from drive import CPU, command
 from test_ab import RELU_AFTER_TRANSPOSED, slow_interpolate
 
-from unet.bench.bisect.search import BAD, GOOD, Evidence, decide_time, first_bad
+from unet.bench.bisect.search import BAD, GOOD, Evidence, Slowdown, decide_time, first_bad
 from unet.bench.verdict import NO_CHANGE, REGRESSION, UNSURE, Verdict
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,11 +27,24 @@ TIMED = ("--min-effect=1", "--blocks=2")
 SUITE = ("--warmup-time=0", "--benchmark-max-time=0.2")  # a fifth of the default rounds' time
 INTERPOLATE = "test_upsample[up=interpolate-bs=1]"
 TRANSPOSED = "test_upsample[up=transposed-bs=1]"
+ENDS = Slowdown([INTERPOLATE], 0.5)  # what the ends showed, for the decision tests
 
 
 def verdict(outcome: str, change: float, case: str = INTERPOLATE) -> Verdict:
-    return Verdict(case, outcome, 1e-3, 1e-3 * (1 + change), change, 0.5, (1e-3, 1e-3),
-                   (1e-3, 1e-3), 0.0, 0.0, 10, 10)  # fmt: skip
+    return Verdict(
+        case,
+        outcome,
+        1e-3,
+        1e-3 * (1 + change),
+        change,
+        0.5,
+        (1e-3, 1e-3),
+        (1e-3, 1e-3),
+        0.0,
+        0.0,
+        10,
+        10,
+    )
 
 
 def test_first_bad_asks_only_the_midpoints_binary_search_needs():
@@ -54,7 +67,7 @@ def test_an_unsure_step_is_measured_again_with_more_rounds_before_it_decides():
         blocks.append(n)
         return answers.pop(0)
 
-    assert decide_time("c5", "slow", [INTERPOLATE], measure, 6, 0.2, log) is True
+    assert decide_time("c5", "slow", Slowdown([INTERPOLATE], 0.2), measure, 6, log) is True
     assert blocks == [6, 12]
     assert [e.decision for e in log] == ["", BAD]
     assert "twice the round blocks" in log[0].note
@@ -62,18 +75,18 @@ def test_an_unsure_step_is_measured_again_with_more_rounds_before_it_decides():
 
 def test_a_step_unsure_every_time_is_decided_by_its_size_and_says_so():
     log: list[Evidence] = []
-    small = decide_time("c", "s", [INTERPOLATE], lambda c, n: [verdict(UNSURE, 0.04)], 6, 0.5, log)
+    small = decide_time("c", "s", ENDS, lambda c, n: [verdict(UNSURE, 0.04)], 6, log)
     assert small is False
     assert len(log) == 3
     assert log[-1].decision == GOOD
     assert "decided by size (+4.0% against +50.0% between the ends)" in log[-1].note
-    assert decide_time("c", "s", [INTERPOLATE], lambda c, n: [verdict(NO_CHANGE, 0.0)], 6, 0.5,
-                       log) is False  # fmt: skip
+    assert decide_time("c", "s", ENDS, lambda c, n: [verdict(NO_CHANGE, 0.0)], 6, log) is False
 
 
 def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True).stdout.strip()  # fmt: skip
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -97,20 +110,38 @@ def eight_commits(tmp_path_factory) -> tuple[Path, list[str]]:
 
 
 def bisect(repo: Path, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "unet.cli", "bisect", "--quick", *CPU, *TIMED, f"--out={out}",
-           *args]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "unet.cli",
+        "bisect",
+        "--quick",
+        *CPU,
+        *TIMED,
+        f"--out={out}",
+        *args,
+    ]
     return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=900)
 
 
 @pytest.mark.e2e
-def test_bisect_names_commit_3_for_the_cost_and_commit_5_for_the_slowdown(eight_commits,
-                                                                          tmp_path):  # fmt: skip
+def test_bisect_names_commit_3_for_the_cost_and_commit_5_for_the_slowdown(eight_commits, tmp_path):
     repo, commits = eight_commits
     status = git(repo, "status", "--porcelain")
     branch = git(repo, "rev-parse", "--abbrev-ref", "HEAD")
     started = time.perf_counter()
-    proc = bisect(repo, tmp_path / "out", "--good", commits[0], "--bad", commits[7], "--",
-                  "-k", "test_upsample", *SUITE)  # fmt: skip
+    proc = bisect(
+        repo,
+        tmp_path / "out",
+        "--good",
+        commits[0],
+        "--bad",
+        commits[7],
+        "--",
+        "-k",
+        "test_upsample",
+        *SUITE,
+    )
     wall = time.perf_counter() - started
     said = proc.stdout + proc.stderr
     assert proc.returncode == 0, said
@@ -137,8 +168,18 @@ def test_bisect_names_commit_3_for_the_cost_and_commit_5_for_the_slowdown(eight_
 @pytest.mark.e2e
 def test_a_range_without_a_regression_exits_1(eight_commits, tmp_path):
     repo, commits = eight_commits
-    proc = bisect(repo, tmp_path / "out", "--good", commits[0], "--bad", commits[3],
-                  "--case", INTERPOLATE, "--", *SUITE)  # fmt: skip
+    proc = bisect(
+        repo,
+        tmp_path / "out",
+        "--good",
+        commits[0],
+        "--bad",
+        commits[3],
+        "--case",
+        INTERPOLATE,
+        "--",
+        *SUITE,
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "No regression between the ends" in proc.stdout
 
@@ -166,8 +207,16 @@ def test_bad_revisions_exit_4_before_anything_runs(eight_commits, tmp_path, good
 def test_an_unknown_case_exits_4_naming_it(eight_commits, tmp_path):
     """In a process of its own: bisect's wiring of exit 4 and no traceback."""
     repo, commits = eight_commits
-    proc = bisect(repo, tmp_path / "out", "--good", commits[0], "--bad", commits[7],
-                  "--case", "conv=standard-norm=btach-bs=1x")  # fmt: skip
+    proc = bisect(
+        repo,
+        tmp_path / "out",
+        "--good",
+        commits[0],
+        "--bad",
+        commits[7],
+        "--case",
+        "conv=standard-norm=btach-bs=1x",
+    )
     assert "Traceback" not in proc.stderr
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "--case 'test_model[conv=standard-norm=btach-bs=1x]': not a case" in proc.stderr
@@ -177,10 +226,25 @@ def test_an_unknown_case_exits_4_naming_it(eight_commits, tmp_path):
 @pytest.mark.e2e
 def test_sigterm_removes_every_worktree_and_leaves_the_tree_alone(eight_commits, tmp_path):
     repo, commits = eight_commits
-    cmd = [sys.executable, "-m", "unet.cli", "bisect", "--quick", *CPU, f"--out={tmp_path / 'out'}",
-           "--good", commits[0], "--bad", commits[7], "--", "-k", "test_upsample"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "unet.cli",
+        "bisect",
+        "--quick",
+        *CPU,
+        f"--out={tmp_path / 'out'}",
+        "--good",
+        commits[0],
+        "--bad",
+        commits[7],
+        "--",
+        "-k",
+        "test_upsample",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 120
     # the bad end's worktree, then the good one's inside the A/B
     while len(git(repo, "worktree", "list").splitlines()) < 3 and time.monotonic() < deadline:

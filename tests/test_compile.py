@@ -59,8 +59,14 @@ def test_quick_tier_compiles_every_case_once_with_no_graph_break(tmp_path):
 
 @pytest.mark.e2e
 def test_a_graph_break_fails_the_gate_naming_it_and_its_line(tmp_path):
-    proc = suite(tmp_path, *COMPILED, "-k", "test_model and standard and batch",
-                 "--benchmark-disable", plugin=BREAK_DOWN_BLOCKS)  # fmt: skip
+    proc = suite(
+        tmp_path,
+        *COMPILED,
+        "-k",
+        "test_model and standard and batch",
+        "--benchmark-disable",
+        plugin=BREAK_DOWN_BLOCKS,
+    )
     assert proc.returncode == 1, proc.stdout
     assert "cost changed: graph_breaks: 0 -> " in proc.stdout
     assert "graph break: " in proc.stdout

@@ -86,9 +86,13 @@ def test_counts_repeat_across_processes_and_thread_counts(tmp_path):
     for threads in ("1", "2"):
         path = tmp_path / f"threads{threads}.json"
         proc = suite(
-            tmp_path, *FAST, "--benchmark-disable", "--update-cost-manifest",
-            f"--cost-manifest={path}", env={"OMP_NUM_THREADS": threads},
-        )  # fmt: skip
+            tmp_path,
+            *FAST,
+            "--benchmark-disable",
+            "--update-cost-manifest",
+            f"--cost-manifest={path}",
+            env={"OMP_NUM_THREADS": threads},
+        )
         assert proc.returncode == 0, proc.stdout
         cases = json.loads(path.read_text())["cases"]
         counters.append({name: entry["counters"] for name, entry in cases.items()})

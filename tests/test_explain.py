@@ -23,15 +23,23 @@ def explain(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("case", "node_id", "options"),
     [
-        ("test_model[conv=standard-norm=batch-up=interpolate-bs=32]",
-         "benchmarks/test_model.py::test_model[conv=standard-norm=batch-up=interpolate-bs=32]",
-         ("--batch-sizes", "32")),
-        ("norm=group-bs=1", "benchmarks/test_layers.py::test_norm[norm=group-bs=1]",
-         ("--batch-sizes", "1")),
-        ("up=transposed-bs=1", "benchmarks/test_layers.py::test_upsample[up=transposed-bs=1]",
-         ("--batch-sizes", "1")),
+        (
+            "test_model[conv=standard-norm=batch-up=interpolate-bs=32]",
+            "benchmarks/test_model.py::test_model[conv=standard-norm=batch-up=interpolate-bs=32]",
+            ("--batch-sizes", "32"),
+        ),
+        (
+            "norm=group-bs=1",
+            "benchmarks/test_layers.py::test_norm[norm=group-bs=1]",
+            ("--batch-sizes", "1"),
+        ),
+        (
+            "up=transposed-bs=1",
+            "benchmarks/test_layers.py::test_upsample[up=transposed-bs=1]",
+            ("--batch-sizes", "1"),
+        ),
     ],
-)  # fmt: skip
+)
 def test_cases_resolve_from_full_names_and_bare_ids(case, node_id, options):
     ref = resolve_case(REPO, case)
     assert ref.node_id == node_id

@@ -38,8 +38,12 @@ def test_runs_are_added_to_the_branch_never_replaced_and_fetched_back(tmp_path):
     assert (fetched / KEY / "0001_a.json").read_text() == "first"
     assert (fetched / "cuda-Other" / "0001_b.json").read_text() == "second"
     assert not (fetched / ".git").exists()
-    log = subprocess.run(["git", "-C", str(remote), "log", "--format=%s", "bench-runs"],
-                         capture_output=True, text=True, check=True)  # fmt: skip
+    log = subprocess.run(
+        ["git", "-C", str(remote), "log", "--format=%s", "bench-runs"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert log.stdout.splitlines()[:2] == ["runs of b", "runs of a"]
 
 

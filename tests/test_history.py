@@ -18,9 +18,17 @@ KEY = "cpu-Test_CPU-torch2.13.0_cpu-threads2"
 CASE, OTHER = "test_model[conv=standard-bs=1]", "test_model[conv=depthwise_separable-bs=1]"
 
 
-def write_run(folder: Path, n: int, medians: dict[str, float], *, key: str = KEY,
-              flops: dict[str, int] | None = None, seed: int = 0, commit: str | None = None,
-              ran: str | None = None) -> Path:  # fmt: skip
+def write_run(
+    folder: Path,
+    n: int,
+    medians: dict[str, float],
+    *,
+    key: str = KEY,
+    flops: dict[str, int] | None = None,
+    seed: int = 0,
+    commit: str | None = None,
+    ran: str | None = None,
+) -> Path:
     """A pytest-benchmark run file of commit ``n`` (time n minutes past 10:00) with 30 rounds
     per case around ``medians`` (1 % noise)."""
     rng = np.random.default_rng(seed * 1000 + n)
@@ -28,14 +36,21 @@ def write_run(folder: Path, n: int, medians: dict[str, float], *, key: str = KEY
     for name, median in medians.items():
         data = (median * (1 + rng.normal(0, 0.01, 30))).tolist()
         extra = {"params": 100, "flops": (flops or {}).get(name, 1000), "total_ops": 45}
-        benchmarks.append({"name": name, "group": "model 1x3x64x64", "extra_info": extra,
-                           "stats": {"median": float(np.median(data)), "data": data}})  # fmt: skip
+        benchmarks.append(
+            {
+                "name": name,
+                "group": "model 1x3x64x64",
+                "extra_info": extra,
+                "stats": {"median": float(np.median(data)), "data": data},
+            }
+        )
     sha = commit or f"{n:02d}" + "a" * 38
     data = {
         "machine_info": {"unet_bench": {"key": key}},
         "commit_info": {"id": sha, "time": f"2026-11-01T10:{n:02d}:00+00:00", "dirty": False},
-        "datetime": ran or f"2026-11-01T11:{n:02d}:00", "benchmarks": benchmarks,
-    }  # fmt: skip
+        "datetime": ran or f"2026-11-01T11:{n:02d}:00",
+        "benchmarks": benchmarks,
+    }
     path = folder / f"{n:04d}_{sha[:7]}_{seed}.json"
     path.write_text(json.dumps(data))
     return path
@@ -77,8 +92,9 @@ def test_a_creep_of_2_percent_per_run_over_5_runs_is_reported_from_its_start(tmp
 def test_an_exact_field_steps_exactly_and_runs_of_one_commit_are_pooled(tmp_path):
     for n in range(1, 7):
         write_run(tmp_path, n, {CASE: 0.010}, flops={CASE: 1000 if n < 5 else 1200})
-    write_run(tmp_path, 6, {CASE: 0.010}, flops={CASE: 1200}, seed=1,
-              ran="2026-11-01T12:00:00")  # a second run of 06  # fmt: skip
+    write_run(
+        tmp_path, 6, {CASE: 0.010}, flops={CASE: 1200}, seed=1, ran="2026-11-01T12:00:00"
+    )  # a second run of 06
     copy = tmp_path / "copy_of_run_1.json"  # e.g. a committed baseline copied from a local run
     copy.write_text((tmp_path / "0001_01aaaaa_0.json").read_text())
     history = load_history(sorted(tmp_path.glob("*.json")), KEY)

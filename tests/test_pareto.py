@@ -43,8 +43,11 @@ def test_report_has_the_choice_table_and_writes_the_scatter(tmp_path, capsys):
     assert "### Batch 32" in table
     # the same FLOPs in this synthetic run: the faster separable variant alone is the front
     batch1 = table.split("### Batch 32")[0]
-    rows = {line.split(" | ")[0][2:]: line.split(" | ") for line in batch1.splitlines()
-            if line.startswith("| dws/") or line.startswith("| std/")}  # fmt: skip
+    rows = {
+        line.split(" | ")[0][2:]: line.split(" | ")
+        for line in batch1.splitlines()
+        if line.startswith("| dws/") or line.startswith("| std/")
+    }
     dws, std = rows["dws/batch/interp"], rows["std/batch/interp"]
     assert dws[1:4] == ["0.991", "55", "3.0 MiB"]
     assert float(dws[4]) < float(std[4])

@@ -32,8 +32,14 @@ def write_run(path: Path, scale: float = 1.0, params: int = 14_129_568, seed: in
     for i, (conv, ms) in enumerate([("standard", 12.0), ("depthwise_separable", 5.0)]):
         for bs in (1, 32):
             name = f"test_model[conv={conv}-norm=batch-up=interpolate-bs={bs}]"
-            extra = {"conv": conv, "norm": "batch", "upsample": "interpolate",
-                     "batch_size": bs, "params": params, **costs}  # fmt: skip
+            extra = {
+                "conv": conv,
+                "norm": "batch",
+                "upsample": "interpolate",
+                "batch_size": bs,
+                "params": params,
+                **costs,
+            }
             benches.append(case(name, ms * bs * scale * 1e-3, extra, seed + i + bs))
     for norm in ("batch", "layer", "instance", "group"):
         name = f"test_norm[norm={norm}-bs=1]"
@@ -146,8 +152,9 @@ def test_compare_attributes_a_regression_from_the_kept_profiles(tmp_path, capsys
             bench["stats"]["data"] = [x * 1.5 for x in bench["stats"]["data"]]
     b.write_text(json.dumps(data))
     _with_profile(a, name, {"aten::native_group_norm": [1, 0.008]}, 0.010)
-    _with_profile(b, name, {"aten::native_group_norm": [1, 0.008], "aten::clone": [1, 0.005]},
-                  0.015)  # fmt: skip
+    _with_profile(
+        b, name, {"aten::native_group_norm": [1, 0.008], "aten::clone": [1, 0.005]}, 0.015
+    )
     assert main(["compare", str(a), str(b)]) == 1
     out = capsys.readouterr().out
     section = out.split(f"\n{name} (confirmed regression)\n")[1]

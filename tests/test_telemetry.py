@@ -98,8 +98,9 @@ def test_no_nvml_or_no_gpu_means_no_telemetry(monkeypatch):
 
 
 def verdict(outcome: str) -> Verdict:
-    return Verdict("c", outcome, 1e-3, 1.3e-3, 0.3, 1e-6, (1e-3, 1e-3), (1.3e-3, 1.3e-3),
-                   0.0, 0.0, 30, 30)  # fmt: skip
+    return Verdict(
+        "c", outcome, 1e-3, 1.3e-3, 0.3, 1e-6, (1e-3, 1e-3), (1.3e-3, 1.3e-3), 0.0, 0.0, 30, 30
+    )
 
 
 def test_a_throttled_side_makes_a_regression_unsure_with_the_reason():
@@ -114,8 +115,13 @@ def test_a_throttled_side_makes_a_regression_unsure_with_the_reason():
 @pytest.mark.e2e
 def test_the_suite_marks_a_throttled_case_and_its_verdict_is_unsure(tmp_path):
     store = tmp_path / "store"
-    args = [*FAST, "--benchmark-min-rounds=6", "-k", "test_upsample",
-            f"--benchmark-storage=file://{store}"]  # fmt: skip
+    args = [
+        *FAST,
+        "--benchmark-min-rounds=6",
+        "-k",
+        "test_upsample",
+        f"--benchmark-storage=file://{store}",
+    ]
     saved = suite(tmp_path, *args, "--benchmark-autosave", "--benchmark-save-data")
     assert saved.returncode == 0, saved.stdout
     # the compared run is 3x slower than anything: without the telemetry a sure improvement
@@ -124,13 +130,21 @@ def test_the_suite_marks_a_throttled_case_and_its_verdict_is_unsure(tmp_path):
     for case in data["benchmarks"]:
         case["stats"]["data"] = [x * 3 for x in case["stats"]["data"]]
     run.write_text(json.dumps(data))
-    proc = suite(tmp_path, *args, "--benchmark-compare", "--verdict", "--benchmark-json=j.json",
-                 plugin=INSTALL_FAKE)  # fmt: skip
+    proc = suite(
+        tmp_path,
+        *args,
+        "--benchmark-compare",
+        "--verdict",
+        "--benchmark-json=j.json",
+        plugin=INSTALL_FAKE,
+    )
     assert proc.returncode == 0, proc.stdout
     assert "GPU throttled during the rounds" in proc.stdout
-    assert re.search(r"test_upsample\[up=interpolate-bs=1\] +unsure .*GPU throttled during the "
-                     r"rounds \(head: hw_thermal_slowdown, thermal violation 400 ms of \d+ ms\)",
-                     proc.stdout)  # fmt: skip
+    assert re.search(
+        r"test_upsample\[up=interpolate-bs=1\] +unsure .*GPU throttled during the "
+        r"rounds \(head: hw_thermal_slowdown, thermal violation 400 ms of \d+ ms\)",
+        proc.stdout,
+    )
     cases = json.loads((tmp_path / "j.json").read_text())["benchmarks"]
     telemetry = cases[0]["extra_info"]["telemetry"]
     assert telemetry["throttled"][0] == "hw_thermal_slowdown"
@@ -143,9 +157,12 @@ def _run(throttled_by_process: list[list[str]]):
 
     runs = []
     for reasons in throttled_by_process:
-        case = {"name": "test_upsample[up=interpolate-bs=1]", "group": "upsample",
-                "stats": {"median": 1e-3, "iqr": 1e-5, "rounds": 3, "data": [1e-3] * 3},
-                "extra_info": {"telemetry": {"throttled": reasons}}}  # fmt: skip
+        case = {
+            "name": "test_upsample[up=interpolate-bs=1]",
+            "group": "upsample",
+            "stats": {"median": 1e-3, "iqr": 1e-5, "rounds": 3, "data": [1e-3] * 3},
+            "extra_info": {"telemetry": {"throttled": reasons}},
+        }
         runs.append(run_from_json({"machine_info": {}, "benchmarks": [case]}))
     return merge_runs(runs)
 

@@ -9,6 +9,7 @@ from unet.bench.verdict import (
     NO_CHANGE,
     REGRESSION,
     UNSURE,
+    Thresholds,
     Verdict,
     compare_generations,
     compare_processes,
@@ -41,7 +42,7 @@ def test_clear_slowdown_is_a_regression_and_speedup_an_improvement():
 
 def test_significant_but_tiny_change_is_no_change():
     base, head = samples(1.0, n=2000, spread=0.001), samples(1.01, n=2000, spread=0.001, seed=3)
-    v = compare_samples("c", base, head, min_effect=0.03)
+    v = compare_samples("c", base, head, thresholds=Thresholds(min_effect=0.03))
     assert v.p_value < 1e-6
     assert v.outcome == NO_CHANGE
 
@@ -66,8 +67,11 @@ def test_noise_floor_from_process_spread_turns_a_regression_unsure():
     v = compare_processes("c", base_blocks, head_blocks)
     assert v.noise_floor >= 0.07
     assert v.outcome == UNSURE
-    steady = compare_processes("c", [samples(1.0, seed=1), samples(1.0, seed=2)],
-                            [samples(1.1, seed=3), samples(1.1, seed=4)])  # fmt: skip
+    steady = compare_processes(
+        "c",
+        [samples(1.0, seed=1), samples(1.0, seed=2)],
+        [samples(1.1, seed=3), samples(1.1, seed=4)],
+    )
     assert steady.outcome == REGRESSION
 
 

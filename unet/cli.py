@@ -70,9 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (
-        _add_costs, _add_run, _add_compare, _add_report, _add_ab, _add_explain, _add_save_baseline,
-        history_command.add_parser, bisect_command.add_parser,
-    ):  # fmt: skip
+        _add_costs,
+        _add_run,
+        _add_compare,
+        _add_report,
+        _add_ab,
+        _add_explain,
+        _add_save_baseline,
+        history_command.add_parser,
+        bisect_command.add_parser,
+    ):
         add(sub)
     return parser
 
@@ -129,10 +136,13 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     report.add_argument("--out", type=Path, help="also write report.md and latency.png here")
     report.add_argument("--device", default="auto", help="whose latest run (default auto)")
     report.add_argument(
-        "--vs", type=Path, action="append", metavar="RUN",
+        "--vs",
+        type=Path,
+        action="append",
+        metavar="RUN",
         help="another run of the same hardware with other axes (e.g. --compile, --mode train): "
         "its cases side by side with this run's (repeatable)",
-    )  # fmt: skip
+    )
     add_storage(report)
     report.set_defaults(func=cmd_report)
 

@@ -43,8 +43,13 @@ class Explained:
 
     def to_dict(self) -> dict[str, object]:
         att = self.attribution.to_dict() if self.attribution else None
-        return {"case": self.case, "reason": self.reason, "attribution": att,
-                "note": self.note, "repro": self.repro}  # fmt: skip
+        return {
+            "case": self.case,
+            "reason": self.reason,
+            "attribution": att,
+            "note": self.note,
+            "repro": self.repro,
+        }
 
 
 def repro_command(case: str, base: str | None, device: str) -> str:

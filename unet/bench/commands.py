@@ -116,13 +116,18 @@ def compare_runs(
     """Verdicts and cost changes for every case present in both runs."""
     from unet.bench.runs import cost_changes_between
     from unet.bench.telemetry import demote
-    from unet.bench.verdict import compare_samples
+    from unet.bench.verdict import Thresholds, compare_samples
 
     verdicts = [
-        demote(compare_samples(name, base.samples(name), head.samples(name), min_effect=min_effect),
-               base.cases[name].get("extra_info", {}), head.cases[name].get("extra_info", {}))
+        demote(
+            compare_samples(
+                name, base.samples(name), head.samples(name), thresholds=Thresholds(min_effect)
+            ),
+            base.cases[name].get("extra_info", {}),
+            head.cases[name].get("extra_info", {}),
+        )
         for name in sorted(set(base.cases) & set(head.cases))
-    ]  # fmt: skip
+    ]
     return verdicts, cost_changes_between(base, head)
 
 

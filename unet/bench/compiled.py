@@ -74,8 +74,9 @@ def first_call(name: str, mode: str, call: Callable[[], object]) -> CompiledCase
         call()
     except Exception as err:  # the compiler's own error, whatever its type
         summary = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        pytest.fail(f"{name}: torch.compile (mode {mode}) failed: {type(err).__name__}: "
-                    f"{summary}", False)  # fmt: skip
+        pytest.fail(
+            f"{name}: torch.compile (mode {mode}) failed: {type(err).__name__}: {summary}", False
+        )
     seconds = time.perf_counter() - start
     counters = _counters()
     breaks = dict(counters["graph_break"])

@@ -70,9 +70,13 @@ def resolve_case(tree: Path, case: str) -> CaseRef:
 
 
 def explain(
-    case: str, base: str | None, device: str, out: Path, turns: int = PROFILE_TURNS,
+    case: str,
+    base: str | None,
+    device: str,
+    out: Path,
+    turns: int = PROFILE_TURNS,
     log: TextIO = sys.stderr,
-) -> Explained:  # fmt: skip
+) -> Explained:
     """Profile ``case`` (against ``base`` when given) and write explain.md / explain.json."""
     head_tree = toplevel(Path.cwd())
     ref = resolve_case(head_tree, case)
@@ -82,8 +86,9 @@ def explain(
     print(f"unet-bench explain: profiling {ref.name} on {device}", file=log, flush=True)
     try:
         if sha is None:
-            found = profile_in_turns({"head": head_tree}, {"head": [ref.node_id]}, out, device,
-                                     ref.options, turns=1)  # fmt: skip
+            found = profile_in_turns(
+                {"head": head_tree}, {"head": [ref.node_id]}, out, device, ref.options, turns=1
+            )
             profile = found["head"].get(ref.name)
             if profile is None:
                 raise ExplainError(f"CASE {case!r}: the suite did not run it; see {out}/profiles")

@@ -21,7 +21,7 @@ from unet.bench.manifest import (
 from unet.bench.runs import Run
 from unet.bench.telemetry import demote
 from unet.bench.timing import rerun_samples
-from unet.bench.verdict import Verdict, compare_samples, judge_and_confirm
+from unet.bench.verdict import Thresholds, Verdict, compare_samples, judge_and_confirm
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,8 @@ class VerdictGate:
         """Judge every timed case against the compared run; suspects are measured again."""
         saved = {name: run.run for run in compared for name in run.run.cases}
 
-        def options(name: str) -> dict[str, float]:
-            return {"min_effect": self.min_effect, "noise_floor": self.floors.get(name, 0.0)}
+        def thresholds(name: str) -> Thresholds:
+            return Thresholds(self.min_effect, self.floors.get(name, 0.0))
 
         def judge(name: str) -> Verdict | None:
             if name not in saved:
@@ -122,7 +122,7 @@ class VerdictGate:
                 )
                 return None
             base = saved[name].samples(name)
-            return compare_samples(name, base, kept[name].samples, **options(name))
+            return compare_samples(name, base, kept[name].samples, thresholds=thresholds(name))
 
         def remeasure(suspects: list[str]):
             again = {}
@@ -134,13 +134,16 @@ class VerdictGate:
                             case.timed, len(case.samples), case.iterations, self.warmup_s
                         )
             return lambda name: compare_samples(
-                name, saved[name].samples(name), again[name], **options(name)
+                name, saved[name].samples(name), again[name], thresholds=thresholds(name)
             )
 
         self.verdicts, self.reruns = judge_and_confirm(list(kept), judge, remeasure)
         # a throttled GPU fakes a change: such a verdict is unsure, with the reason
         self.verdicts = [
-            demote(v, saved[v.case].cases[v.case].get("extra_info", {}),
-                   {"telemetry": {"throttled": kept[v.case].throttled}})
+            demote(
+                v,
+                saved[v.case].cases[v.case].get("extra_info", {}),
+                {"telemetry": {"throttled": kept[v.case].throttled}},
+            )
             for v in self.verdicts
-        ]  # fmt: skip
+        ]

@@ -12,8 +12,12 @@ from unet.bench.render import mib, table
 from unet.bench.runs import Run
 
 LEGEND = {"std": "standard conv", "dws": "depthwise-separable conv"}
-SHORT = {"standard": "std", "depthwise_separable": "dws", "interpolate": "interp",
-         "transposed": "transp"}  # fmt: skip
+SHORT = {
+    "standard": "std",
+    "depthwise_separable": "dws",
+    "interpolate": "interp",
+    "transposed": "transp",
+}
 
 
 @dataclass(frozen=True)
@@ -38,9 +42,16 @@ def variant_points(run: Run) -> list[VariantPoint]:
         if not name.startswith("test_model[") or not e.get("flops") or "stats" not in case:
             continue
         label = "/".join(SHORT.get(str(e[k]), str(e[k])) for k in ("conv", "norm", "upsample"))
-        points.append(VariantPoint(label, int(e["batch_size"]), int(e["flops"]),
-                                   float(case["stats"]["median"]), e.get("total_ops"),
-                                   e.get("peak_activation_bytes")))  # fmt: skip
+        points.append(
+            VariantPoint(
+                label,
+                int(e["batch_size"]),
+                int(e["flops"]),
+                float(case["stats"]["median"]),
+                e.get("total_ops"),
+                e.get("peak_activation_bytes"),
+            )
+        )
     return points
 
 
@@ -50,10 +61,11 @@ def pareto_front(points: Sequence[VariantPoint]) -> list[VariantPoint]:
 
     def dominated(p: VariantPoint) -> bool:
         return any(
-            q.flops <= p.flops and q.median_s <= p.median_s
+            q.flops <= p.flops
+            and q.median_s <= p.median_s
             and (q.flops < p.flops or q.median_s < p.median_s)
             for q in points
-        )  # fmt: skip
+        )
 
     return sorted((p for p in points if not dominated(p)), key=lambda p: p.flops)
 
@@ -65,14 +77,29 @@ def variant_table(run: Run) -> str:
     for p in variant_points(run):
         by_batch[p.batch_size].append(p)
     out = []
-    header = ["variant (conv/norm/up)", "GFLOPs", "ops/call", "peak act", "median ms",
-              "GFLOP/s", "Pareto"]  # fmt: skip
+    header = [
+        "variant (conv/norm/up)",
+        "GFLOPs",
+        "ops/call",
+        "peak act",
+        "median ms",
+        "GFLOP/s",
+        "Pareto",
+    ]
     for bs, points in sorted(by_batch.items()):
         front = set(pareto_front(points))
-        rows = [[p.label, f"{p.flops / 1e9:.3f}", p.total_ops if p.total_ops is not None else "–",
-                 mib(p.peak_activation_bytes) if p.peak_activation_bytes is not None else "–",
-                 f"{p.median_s * 1e3:.3f}", f"{p.gflops_per_s:.1f}", "★" if p in front else ""]
-                for p in sorted(points, key=lambda p: p.median_s)]  # fmt: skip
+        rows = [
+            [
+                p.label,
+                f"{p.flops / 1e9:.3f}",
+                p.total_ops if p.total_ops is not None else "–",
+                mib(p.peak_activation_bytes) if p.peak_activation_bytes is not None else "–",
+                f"{p.median_s * 1e3:.3f}",
+                f"{p.gflops_per_s:.1f}",
+                "★" if p in front else "",
+            ]
+            for p in sorted(points, key=lambda p: p.median_s)
+        ]
         out += [f"### Batch {bs}", "", table(header, rows, markdown=True), ""]
     return "\n".join(out)
 
@@ -96,15 +123,34 @@ def plot_pareto(run: Run, path: Path) -> Path:
         front = pareto_front(points)
         for kind, color in (("std", "tab:blue"), ("dws", "tab:orange")):
             mine = [p for p in points if p.label.startswith(kind)]
-            ax.scatter([p.flops / 1e9 for p in mine], [p.median_s * 1e3 for p in mine], s=28,
-                       color=color, zorder=3, label=LEGEND[kind])  # fmt: skip
-        ax.plot([p.flops / 1e9 for p in front], [p.median_s * 1e3 for p in front], "o--",
-                color="tab:red", mfc="none", ms=10, lw=1, zorder=4,
-                label="Pareto front")  # fmt: skip
+            ax.scatter(
+                [p.flops / 1e9 for p in mine],
+                [p.median_s * 1e3 for p in mine],
+                s=28,
+                color=color,
+                zorder=3,
+                label=LEGEND[kind],
+            )
+        ax.plot(
+            [p.flops / 1e9 for p in front],
+            [p.median_s * 1e3 for p in front],
+            "o--",
+            color="tab:red",
+            mfc="none",
+            ms=10,
+            lw=1,
+            zorder=4,
+            label="Pareto front",
+        )
         for i, p in enumerate(front):  # labels staggered: front points can sit close together
-            ax.annotate(p.label, (p.flops / 1e9, p.median_s * 1e3), fontsize=8,
-                        xytext=(12, -14 + 14 * (i % 3)), textcoords="offset points",
-                        arrowprops={"arrowstyle": "-", "color": "gray", "lw": 0.6})  # fmt: skip
+            ax.annotate(
+                p.label,
+                (p.flops / 1e9, p.median_s * 1e3),
+                fontsize=8,
+                xytext=(12, -14 + 14 * (i % 3)),
+                textcoords="offset points",
+                arrowprops={"arrowstyle": "-", "color": "gray", "lw": 0.6},
+            )
         ax.set_xscale("log")
         ax.set_yscale("log")
         for axis in (ax.xaxis, ax.yaxis):

@@ -124,37 +124,45 @@ class UnetBenchPlugin:
         s.explain_flagged(session.config)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        tr, cost, verdicts = terminalreporter, self.state.cost_gate, self.state.verdict_gate
+        tr, cost = terminalreporter, self.state.cost_gate
         if cost is not None and cost.changes:
             verb = "recorded" if cost.update else "COST REGRESSION"
             tr.section(f"unet-bench: cost changes ({verb})", sep="-", red=not cost.update)
             tr.write_line(cost_change_table(cost.changes))
-        if verdicts is not None and (verdicts.verdicts or verdicts.notes):
-            tr.section("unet-bench: noise-aware verdicts", sep="-")
-            tr.write_line(verdict_table(verdicts.verdicts))
-            for note in verdicts.notes:
-                tr.write_line(note)
-            regressions = failed(verdicts.verdicts)
-            if regressions:
-                names = ", ".join(v.case for v in regressions)
-                tr.write_line(f"unet-bench: confirmed regression in {names}", red=True)
+        self._verdicts(tr)
         if cost is not None and cost.update and cost.costs:
             tr.write_line(f"unet-bench: wrote {len(cost.costs)} cases to {cost.manifest_path}")
         elif cost is not None and cost.missing:
             tr.write_line(cost.missing_message(), red=True)
-        if self.state.explained:
-            tr.section("unet-bench: attribution of flagged cases", sep="-")
-            for explained in self.state.explained:
-                tr.write_line(f"{explained.case} ({explained.reason})")
-                if explained.attribution is not None:
-                    tr.write_line(attribution_table(explained.attribution))
-                else:
-                    tr.write_line(f"  not attributed: {explained.note}")
-                tr.write_line(f"  repro: {explained.repro}")
-                tr.write_line("")
+        self._attribution(tr)
         if self.state.runner.throttles:  # their timings are suspect, and verdicts say unsure
             tr.section("unet-bench: GPU throttled during the rounds", sep="-", yellow=True)
             for case, reasons in self.state.runner.throttles.items():
                 tr.write_line(f"{case}: {', '.join(reasons)}")
         if cost is not None and cost.uncounted and not cost.update:
             tr.write_line(cost.uncounted_message(), yellow=True)
+
+    def _verdicts(self, tr) -> None:
+        gate = self.state.verdict_gate
+        if gate is None or not (gate.verdicts or gate.notes):
+            return
+        tr.section("unet-bench: noise-aware verdicts", sep="-")
+        tr.write_line(verdict_table(gate.verdicts))
+        for note in gate.notes:
+            tr.write_line(note)
+        if regressions := failed(gate.verdicts):
+            names = ", ".join(v.case for v in regressions)
+            tr.write_line(f"unet-bench: confirmed regression in {names}", red=True)
+
+    def _attribution(self, tr) -> None:
+        if not self.state.explained:
+            return
+        tr.section("unet-bench: attribution of flagged cases", sep="-")
+        for explained in self.state.explained:
+            tr.write_line(f"{explained.case} ({explained.reason})")
+            if explained.attribution is not None:
+                tr.write_line(attribution_table(explained.attribution))
+            else:
+                tr.write_line(f"  not attributed: {explained.note}")
+            tr.write_line(f"  repro: {explained.repro}")
+            tr.write_line("")

@@ -57,14 +57,30 @@ def study_tables(run: Run) -> str:
     out = ["## Study tables", "", describe(run), ""]
 
     # conv methods: the study's model (batch norm, interpolate), batch 1
-    header = ["conv", "params M", "article", "mult-adds M", "article", "fvcore FLOPs M",
-              "time ms", "article"] + (["GPU-only ms"] if cuda else [])  # fmt: skip
+    header = [
+        "conv",
+        "params M",
+        "article",
+        "mult-adds M",
+        "article",
+        "fvcore FLOPs M",
+        "time ms",
+        "article",
+    ] + (["GPU-only ms"] if cuda else [])
     rows = []
     for conv, (p, ma, ms) in ARTICLE_CONV.items():
         c = cases.get(f"test_model[conv={conv}-norm=batch-up=interpolate-bs=1]")
         e, s = (c["extra_info"], c["stats"]) if c else ({}, {})
-        row = [conv, _m(e.get("params")), f"{p:.2f}", _m(e.get("mult_adds")), f"{ma:.2f}",
-               _m(e.get("flops")), _ms(s.get("median")), f"{ms}"]  # fmt: skip
+        row = [
+            conv,
+            _m(e.get("params")),
+            f"{p:.2f}",
+            _m(e.get("mult_adds")),
+            f"{ma:.2f}",
+            _m(e.get("flops")),
+            _ms(s.get("median")),
+            f"{ms}",
+        ]
         rows.append(row + ([_ms(e.get("device_time_s"))] if cuda else []))
     out += ["### Conv methods (hourglass, batch norm, interpolate, batch 1, 3×64×64)", ""]
     out += [table(header, rows, markdown=True), ""]
@@ -76,21 +92,46 @@ def study_tables(run: Run) -> str:
         one = cases.get(f"test_norm[norm={norm}-bs=1]", {}).get("extra_info", {})
         many = cases.get(f"test_norm[norm={norm}-bs=32]", {}).get("extra_info", {})
         params = one.get("params", many.get("params"))
-        rows.append([norm, f"{params:,}" if params is not None else MISSING, f"{p:,}",
-                     _ms(one.get("per_application_s")), f"{ms1}",
-                     _ms(many.get("per_application_s")), f"{ms32}"])  # fmt: skip
+        rows.append(
+            [
+                norm,
+                f"{params:,}" if params is not None else MISSING,
+                f"{p:,}",
+                _ms(one.get("per_application_s")),
+                f"{ms1}",
+                _ms(many.get("per_application_s")),
+                f"{ms32}",
+            ]
+        )
     out += ["### Norm methods (·,1024,2,2), per application (1000 per timed call)", ""]
     out += [table(header, rows, markdown=True), ""]
 
-    header = ["upsample", "params", "article", "mult-adds M", "article", "fvcore FLOPs M",
-              "time ms", "article"]  # fmt: skip
+    header = [
+        "upsample",
+        "params",
+        "article",
+        "mult-adds M",
+        "article",
+        "fvcore FLOPs M",
+        "time ms",
+        "article",
+    ]
     rows = []
     for up, (p, ma, ms) in ARTICLE_UPSAMPLE.items():
         c = cases.get(f"test_upsample[up={up}-bs=1]")
         e, s = (c["extra_info"], c["stats"]) if c else ({}, {})
-        rows.append([up, f"{e['params']:,}" if "params" in e else MISSING, f"{p:,}",
-                     _m(e.get("mult_adds")), f"{ma}", _m(e.get("flops")),
-                     _ms(s.get("median")), f"{ms}"])  # fmt: skip
+        rows.append(
+            [
+                up,
+                f"{e['params']:,}" if "params" in e else MISSING,
+                f"{p:,}",
+                _m(e.get("mult_adds")),
+                f"{ma}",
+                _m(e.get("flops")),
+                _ms(s.get("median")),
+                f"{ms}",
+            ]
+        )
     out += ["### Upsampling (1,1024,2,2) → (1,512,4,4)", "", table(header, rows, markdown=True), ""]
     out += [
         "The study's mult-adds charge the transposed conv per *output* position, 4× its true "
@@ -182,8 +223,14 @@ def plot_ab(verdicts: Sequence[Verdict], path: Path, title: str) -> Path:
             (0.15, v.head_median, v.head_ci, colors.get(v.outcome, "tab:orange")),
         ):
             rel = [100 * (x / v.base_median - 1) for x in (med, lo, hi)]
-            ax.errorbar(rel[0], y + offset, xerr=[[rel[0] - rel[1]], [rel[2] - rel[0]]],
-                        fmt="o", color=color, capsize=3)  # fmt: skip
+            ax.errorbar(
+                rel[0],
+                y + offset,
+                xerr=[[rel[0] - rel[1]], [rel[2] - rel[0]]],
+                fmt="o",
+                color=color,
+                capsize=3,
+            )
         for offset, medians in ((-0.15, v.base_processes), (0.15, v.head_processes)):
             rel_medians = [100 * (x / v.base_median - 1) for x in medians]
             ax.plot(rel_medians, [y + offset] * len(rel_medians), "x", color="black", ms=4)

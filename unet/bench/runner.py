@@ -161,9 +161,14 @@ class CaseRunner:
                 self.profiles[case.name] = case.extra["profile"]  # type: ignore[assignment]
 
     def measure(
-        self, benchmark: Any, name: str, calls: tuple[Callable[[], object], Callable[[], object]],
-        spent: float, repeat: int, extra: dict[str, object],
-    ) -> float:  # fmt: skip
+        self,
+        benchmark: Any,
+        name: str,
+        calls: tuple[Callable[[], object], Callable[[], object]],
+        spent: float,
+        repeat: int,
+        extra: dict[str, object],
+    ) -> float:
         """Warm up and time (or, with timing disabled, neither); seconds per call. ``calls``:
         the case's work as launched, and synchronised (the one timed)."""
         forward, timed = calls
@@ -179,8 +184,9 @@ class CaseRunner:
             self.throttles[name] = throttled(extra)
         per_call = pbcompat.median(benchmark)
         if self.keep:
-            self.kept[name] = KeptCase(timed, pbcompat.iterations(benchmark),
-                                       pbcompat.samples(benchmark), throttled(extra))  # fmt: skip
+            self.kept[name] = KeptCase(
+                timed, pbcompat.iterations(benchmark), pbcompat.samples(benchmark), throttled(extra)
+            )
         if repeat > 1:
             extra["per_application_s"] = per_call / repeat
         if self.device.type == "cuda":
@@ -207,8 +213,11 @@ class CaseRunner:
         """One compile per case (one shape); any later one fails the case."""
         extra["recompiles"] = again = compiled.recompiles()
         if again:
-            pytest.fail(f"{name}: recompiled {again} time(s) after the first compile "
-                        "(one shape per case should compile once)", False)  # fmt: skip
+            pytest.fail(
+                f"{name}: recompiled {again} time(s) after the first compile "
+                "(one shape per case should compile once)",
+                False,
+            )
 
     def profile(self, name: str, timed: Callable[[], object], per_call: float) -> dict:
         """A per-operator profile of warm calls, outside the timed rounds."""

@@ -3,7 +3,7 @@
 Per case, on the raw per-round samples of both runs:
 
 * a two-sided Mann-Whitney U rank test (scipy) says whether the distributions differ
-  (significant when p < ``alpha``) without assuming normal, outlier-free timings;
+  (significant when p < ``ALPHA``) without assuming normal, outlier-free timings;
 * the effect is the relative change of the medians, head / base - 1; it must reach
   ``min_effect`` to matter.
 
@@ -22,7 +22,7 @@ medians of the same code on either side. An effect between ``min_effect`` and th
 generation: the floor is the largest spread within one, the effect the mean of theirs, so drift
 between generations, which moves both sides alike, is not mistaken for noise.
 
-Fewer than ``min_samples`` rounds on either side is ``unsure``. ``unsure`` never fails a run.
+Fewer than ``MIN_SAMPLES`` rounds on either side is ``unsure``. ``unsure`` never fails a run.
 A side whose IQR / median exceeds ``max_dispersion`` is reported as noisy. ``judge_and_confirm``
 is the one decide-then-re-measure path of every gate that times (A/B in both modes, --verdict).
 """
@@ -107,15 +107,21 @@ def median_ci(samples: Sequence[float], confidence: float = 0.95) -> tuple[float
     return float(x[max(lo - 1, 0)]), float(x[min(hi, n - 1)])
 
 
+@dataclass(frozen=True)
+class Thresholds:
+    """What a change must clear to be a verdict: ``min_effect`` (relative) and the case's noise
+    floor; significance at ``ALPHA`` and ``MIN_SAMPLES`` rounds a side hold for every gate."""
+
+    min_effect: float = MIN_EFFECT
+    noise_floor: float = 0.0
+
+
 def compare_samples(
     case: str,
     base: Sequence[float],
     head: Sequence[float],
     *,
-    alpha: float = ALPHA,
-    min_effect: float = MIN_EFFECT,
-    min_samples: int = MIN_SAMPLES,
-    noise_floor: float = 0.0,
+    thresholds: Thresholds = Thresholds(),
     process_medians: tuple[Sequence[float], Sequence[float]] = ((), ()),
     change: float | None = None,
 ) -> Verdict:
@@ -135,10 +141,10 @@ def compare_samples(
     from scipy import stats
 
     p = float(stats.mannwhitneyu(head, base, alternative="two-sided").pvalue)
-    enough = min(len(base), len(head)) >= min_samples
+    enough = min(len(base), len(head)) >= MIN_SAMPLES
     return Verdict(
         case=case,
-        outcome=decide(change, p, enough, alpha=alpha, min_effect=min_effect, floor=noise_floor),
+        outcome=decide(change, p, enough, thresholds),
         base_median=b_med,
         head_median=h_med,
         change=change,
@@ -149,21 +155,20 @@ def compare_samples(
         head_dispersion=dispersion(head),
         n_base=len(base),
         n_head=len(head),
-        noise_floor=noise_floor,
+        noise_floor=thresholds.noise_floor,
         base_processes=tuple(b_procs),
         head_processes=tuple(h_procs),
     )
 
 
-def decide(change: float, p: float, enough: bool, *, alpha: float, min_effect: float,
-           floor: float) -> str:  # fmt: skip
+def decide(change: float, p: float, enough: bool, thresholds: Thresholds) -> str:
     """The outcome of the table above, for an effect ``change`` with p-value ``p``; ``enough``
-    says whether both sides had ``min_samples`` rounds."""
+    says whether both sides had ``MIN_SAMPLES`` rounds."""
     if not enough:
         return UNSURE
-    if abs(change) < min_effect:
+    if abs(change) < thresholds.min_effect:
         return NO_CHANGE
-    if p < alpha and abs(change) >= floor:
+    if p < ALPHA and abs(change) >= thresholds.noise_floor:
         return REGRESSION if change > 0 else IMPROVEMENT
     return UNSURE
 
@@ -181,7 +186,7 @@ def compare_processes(
     case: str,
     base: Sequence[Sequence[float]],
     head: Sequence[Sequence[float]],
-    **options: float,
+    min_effect: float = MIN_EFFECT,
 ) -> Verdict:
     """The verdict from each side's processes (one list of rounds per process): the rank test
     on the pooled rounds, the effect from the median of per-process medians, and the noise
@@ -192,16 +197,15 @@ def compare_processes(
         case,
         [x for p in base for x in p],
         [x for p in head for x in p],
-        noise_floor=floor,
+        thresholds=Thresholds(min_effect, floor),
         process_medians=(b_meds, h_meds),
-        **options,  # type: ignore[arg-type]
     )
 
 
 def compare_generations(
     case: str,
     generations: Sequence[tuple[Sequence[Sequence[float]], Sequence[Sequence[float]]]],
-    **options: float,
+    min_effect: float = MIN_EFFECT,
 ) -> Verdict:
     """The verdict from processes measured in generations: (base processes, head processes)
     that ran side by side, one generation after another. Drift between generations moves both
@@ -210,20 +214,19 @@ def compare_generations(
     generations = [(base, head) for base, head in generations if base and head]
     if not generations:
         raise ValueError(f"{case}: no generation measured both sides")
-    each = [compare_processes(case, base, head, **options) for base, head in generations]
+    each = [compare_processes(case, base, head, min_effect) for base, head in generations]
     if len(each) == 1:
         return each[0]
     return compare_samples(
         case,
         [x for base, _ in generations for process in base for x in process],
         [x for _, head in generations for process in head for x in process],
-        noise_floor=max(v.noise_floor for v in each),
+        thresholds=Thresholds(min_effect, max(v.noise_floor for v in each)),
         process_medians=(
             [m for v in each for m in v.base_processes],
             [m for v in each for m in v.head_processes],
         ),
         change=float(np.mean([v.change for v in each])),
-        **options,  # type: ignore[arg-type]
     )
 
 

@@ -77,9 +77,13 @@ def start_worker(
     command = settings.command(state.name, cases, [] if costs else ["--skip-costs"])
     with log.open("w") as sink:
         proc = subprocess.Popen(
-            command, cwd=tree, env=env, stdout=sink, stderr=subprocess.STDOUT,
+            command,
+            cwd=tree,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
             pass_fds=[theirs.fileno()],
-        )  # fmt: skip
+        )
     theirs.close()
     return WorkerProcess(state=state, proc=proc, sock=ours, log=log)
 

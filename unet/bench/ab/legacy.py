@@ -37,9 +37,13 @@ def _process(
     ]
     settings.say(f"{side} process block {index}")
     proc = subprocess.Popen(
-        settings.command(name, cases, [*timing, *extra]), cwd=tree, env=settings.env(tree),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        settings.command(name, cases, [*timing, *extra]),
+        cwd=tree,
+        env=settings.env(tree),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         output, _ = proc.communicate()
     except BaseException:
@@ -76,9 +80,7 @@ def measure_in_process_blocks(
 
     def judge(name: str) -> Verdict:
         samples = {s: [r.samples(name) for r in every[s] if name in r.cases] for s in SIDES}
-        return compare_processes(
-            name, samples["base"], samples["head"], min_effect=settings.min_effect
-        )
+        return compare_processes(name, samples["base"], samples["head"], settings.min_effect)
 
     def remeasure(suspects: list[str]):
         node_ids = [head.cases[case]["fullname"] for case in suspects]

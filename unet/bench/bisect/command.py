@@ -22,6 +22,7 @@ from unet.bench.bisect.report import Bisection, Found, markdown
 from unet.bench.bisect.search import (
     BAD,
     Evidence,
+    Slowdown,
     decide_cost,
     decide_time,
     first_bad,
@@ -46,14 +47,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     bisect.add_argument("--good", required=True, help="a revision without the regression")
     bisect.add_argument("--bad", required=True, help="a later revision with it")
-    bisect.add_argument("--case", action="append", default=[], metavar="NAME",
-                        help="a case to bisect, full name or id (repeatable; default: the "
-                        "cases that regress between the ends)")  # fmt: skip
+    bisect.add_argument(
+        "--case",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a case to bisect, full name or id (repeatable; default: the "
+        "cases that regress between the ends)",
+    )
     bisect.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
     bisect.add_argument("--quick", action="store_true", help="the quick tier")
-    bisect.add_argument("--blocks", type=positive_int, default=DEFAULT_BLOCKS,
-                        help=f"round blocks per case and side of each A/B ({DEFAULT_BLOCKS}); "
-                        "an unsure step doubles them")  # fmt: skip
+    bisect.add_argument(
+        "--blocks",
+        type=positive_int,
+        default=DEFAULT_BLOCKS,
+        help=f"round blocks per case and side of each A/B ({DEFAULT_BLOCKS}); "
+        "an unsure step doubles them",
+    )
     bisect.add_argument(
         "--min-effect", type=min_effect, default=MIN_EFFECT, help="default 0.03 (3 %%), >= 0"
     )
@@ -73,8 +83,9 @@ def commit_range(repo: Path, good_rev: str, bad_rev: str) -> list[str]:
             f"--good {good_rev!r} is not an ancestor of --bad {bad_rev!r}: bisect looks for "
             "the first bad commit after a good one (were the two swapped?)"
         )
-    between = git(repo, "rev-list", "--reverse", "--first-parent", "--ancestry-path",
-                  f"{good}..{bad}").split()  # fmt: skip
+    between = git(
+        repo, "rev-list", "--reverse", "--first-parent", "--ancestry-path", f"{good}..{bad}"
+    ).split()
     return [good, *between] if between and between[-1] == bad else [good, bad]
 
 
@@ -83,11 +94,16 @@ def check_cases(repo: Path, settings: ABSettings, refs: list) -> None:
     collect, before anything is measured."""
     with tempfile.TemporaryDirectory() as scratch:  # nothing is created under --out yet
         options = ["--collect-only", "-q", *settings.pytest_args]
-        command = suite_command([r.node_id for r in refs], device=settings.device,
-                                storage=Path(scratch), quick=settings.quick,
-                                options=options)  # fmt: skip
-        proc = subprocess.run(command, cwd=repo, env=ABSettings.env(repo), capture_output=True,
-                              text=True)  # fmt: skip
+        command = suite_command(
+            [r.node_id for r in refs],
+            device=settings.device,
+            storage=Path(scratch),
+            quick=settings.quick,
+            options=options,
+        )
+        proc = subprocess.run(
+            command, cwd=repo, env=ABSettings.env(repo), capture_output=True, text=True
+        )
     missing = [r.name for r in refs if r.node_id not in proc.stdout]
     if proc.returncode or missing:
         names = ", ".join(repr(n) for n in missing or [r.name for r in refs])
@@ -135,8 +151,9 @@ def run(settings: ABSettings, good_rev: str, bad_rev: str, case_names: list[str]
     return b
 
 
-def bisect_costs(b: Bisection, measurer: Measurer, ends: ABResult, changed: list[str],
-                 subjects: dict[str, str]) -> Found:  # fmt: skip
+def bisect_costs(
+    b: Bisection, measurer: Measurer, ends: ABResult, changed: list[str], subjects: dict[str, str]
+) -> Found:
     """The first commit whose exact costs of ``changed`` differ from good's."""
     ids = [ends.head.cases[c]["fullname"] for c in changed]
 
@@ -148,20 +165,25 @@ def bisect_costs(b: Bisection, measurer: Measurer, ends: ABResult, changed: list
     return Found("cost", first, subjects[first], changed)
 
 
-def bisect_time(b: Bisection, measurer: Measurer, ends: ABResult, slower: list[Verdict],
-                subjects: dict[str, str]) -> Found:  # fmt: skip
+def bisect_time(
+    b: Bisection,
+    measurer: Measurer,
+    ends: ABResult,
+    slower: list[Verdict],
+    subjects: dict[str, str],
+) -> Found:
     """The first commit at which any of the ``slower`` cases is slower than good."""
     cases = [v.case for v in slower]
     ids = [ends.head.cases[c]["fullname"] for c in cases]
-    ends_change = max(v.change for v in slower)
+    slowdown = Slowdown(cases, max(v.change for v in slower))
     blocks = measurer.settings.blocks
 
     def measure(commit: str, n: int) -> list[Verdict]:
         return measurer.ab(commit, n, ids).verdicts
 
-    step = lambda c: decide_time(  # noqa: E731
-        c, subjects[c], cases, measure, blocks, ends_change, b.evidence
-    )
+    def step(commit: str) -> bool:
+        return decide_time(commit, subjects[commit], slowdown, measure, blocks, b.evidence)
+
     first = b.commits[first_bad(b.commits, step)]
     return Found("slower", first, subjects[first], cases)
 
@@ -171,9 +193,16 @@ def cmd_bisect(args: argparse.Namespace) -> int:
 
     device_key(args.device, workers=2 * PAIRED_WORKERS)  # a usage error before anything starts
     out = (args.out or Path(DEFAULT_STORAGE) / "bisect" / time.strftime("%Y%m%d-%H%M%S")).resolve()
-    settings = ABSettings(repo=Path.cwd(), out=out, device=args.device, quick=args.quick,
-                          blocks=args.blocks, min_effect=args.min_effect,
-                          pytest_args=list(args.pytest_args), command_name="bisect")  # fmt: skip
+    settings = ABSettings(
+        repo=Path.cwd(),
+        out=out,
+        device=args.device,
+        quick=args.quick,
+        blocks=args.blocks,
+        min_effect=args.min_effect,
+        pytest_args=list(args.pytest_args),
+        command_name="bisect",
+    )
     started = time.perf_counter()
     try:
         with sigterm_as_interrupt():

@@ -34,8 +34,9 @@ class Measurer:
         """Paired A/B of ``commit`` (head) against good (base) on ``node_ids`` (all if none)."""
         out = self.folder(commit, "ab")
         with base_worktree(self.repo, commit) as tree:
-            step = replace(self.settings, repo=tree, out=out, blocks=blocks, cases=node_ids,
-                           attribute=False)  # fmt: skip
+            step = replace(
+                self.settings, repo=tree, out=out, blocks=blocks, cases=node_ids, attribute=False
+            )
             step.say(f"A/B of {commit[:7]} against good {self.good[:7]}, {blocks} round blocks")
             return run_ab(step, self.good)
 
@@ -46,15 +47,26 @@ class Measurer:
         result = out / "run.json"
         with base_worktree(self.repo, commit) as tree:
             command = suite_command(
-                node_ids, device=self.settings.device, storage=out / "storage",
+                node_ids,
+                device=self.settings.device,
+                storage=out / "storage",
                 quick=self.settings.quick,
-                options=["-q", f"--benchmark-json={result}", *self.settings.pytest_args,
-                         *COST_PASS],
-            )  # fmt: skip
+                options=[
+                    "-q",
+                    f"--benchmark-json={result}",
+                    *self.settings.pytest_args,
+                    *COST_PASS,
+                ],
+            )
             self.settings.say(f"exact costs of {commit[:7]}")
             with (out / "suite.log").open("w") as log:
-                subprocess.run(command, cwd=tree, env=ABSettings.env(tree), stdout=log,
-                               stderr=subprocess.STDOUT)  # fmt: skip
+                subprocess.run(
+                    command,
+                    cwd=tree,
+                    env=ABSettings.env(tree),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
         if not result.exists():
             raise ABError(f"the suite at {commit[:7]} wrote no results; see {out / 'suite.log'}")
         return load_run(result)

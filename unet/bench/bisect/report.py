@@ -25,15 +25,19 @@ class Bisection:
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "good": self.good, "bad": self.bad, "commits": self.commits,
+            "good": self.good,
+            "bad": self.bad,
+            "commits": self.commits,
             "found": [asdict(f) for f in self.found],
             "evidence": [asdict(e) for e in self.evidence],
-        }  # fmt: skip
+        }
 
 
 def markdown(b: Bisection, seconds: float) -> str:
-    head = (f"## Bisect: `{b.good[:7]}` (good) .. `{b.bad[:7]}` (bad), "
-            f"{len(b.commits) - 2} commit(s) between")  # fmt: skip
+    head = (
+        f"## Bisect: `{b.good[:7]}` (good) .. `{b.bad[:7]}` (bad), "
+        f"{len(b.commits) - 2} commit(s) between"
+    )
     lines = [head, ""]
     what = {"slower": "First slower commit", "cost": "First commit that changed costs"}
     for f in b.found:
@@ -44,8 +48,9 @@ def markdown(b: Bisection, seconds: float) -> str:
     for i, e in enumerate(b.evidence, 1):
         measured = f"{e.measured}, {e.blocks} blocks" if e.blocks else e.measured
         first, *more = [*e.detail, *([f"*{e.note}*"] if e.note else [])] or [""]
-        lines.append(f"| {i} | `{e.commit[:7]}` | {e.subject} | {measured} | {e.decision} "
-                     f"| {first} |")  # fmt: skip
+        lines.append(
+            f"| {i} | `{e.commit[:7]}` | {e.subject} | {measured} | {e.decision} | {first} |"
+        )
         lines += [f"| | | | | | {line} |" for line in more]  # one row per case: readable as text
     lines += ["", f"{len(b.evidence)} measurement(s), {seconds:.0f} s wall."]
     return "\n".join(lines)

@@ -19,6 +19,14 @@ MAX_ATTEMPTS = 3  # A/B measurements of one step before it is decided by size
 BAD, GOOD = "bad", "good"
 
 
+@dataclass(frozen=True)
+class Slowdown:
+    """What the ends showed and a step looks for: these cases slower, by up to ``change``."""
+
+    cases: Sequence[str]
+    change: float  # the largest of their changes between the ends
+
+
 @dataclass
 class Evidence:
     """What one measurement of a commit showed, and what it decided."""
@@ -68,16 +76,16 @@ def time_outcome(verdicts: Sequence[Verdict], cases: Sequence[str]) -> str:
 def decide_time(
     commit: str,
     subject: str,
-    cases: Sequence[str],
+    slowdown: Slowdown,
     measure: Callable[[str, int], list[Verdict]],
     blocks: int,
-    ends_change: float,
     log: list[Evidence],
 ) -> bool:
-    """Whether ``commit`` is slower than good for ``cases``; each measurement joins ``log``."""
+    """Whether ``commit`` is slower than good for the slowdown's cases; each measurement joins
+    ``log``."""
     for attempt in range(MAX_ATTEMPTS):
         verdicts = measure(commit, blocks)
-        outcome = time_outcome(verdicts, cases)
+        outcome = time_outcome(verdicts, slowdown.cases)
         row = Evidence(commit, subject, "time", "", [verdict_line(v) for v in verdicts], blocks)
         log.append(row)
         if outcome != UNSURE:
@@ -86,12 +94,12 @@ def decide_time(
         if attempt + 1 < MAX_ATTEMPTS:
             row.note = "unsure: measured again with twice the round blocks"
             blocks *= 2
-    mine = [v.change for v in verdicts if v.case in cases]
+    mine = [v.change for v in verdicts if v.case in slowdown.cases]
     change = max(mine) if mine else 0.0
-    row.decision = BAD if change >= ends_change / 2 else GOOD
+    row.decision = BAD if change >= slowdown.change / 2 else GOOD
     row.note = (
         f"still unsure after {MAX_ATTEMPTS} measurements: decided by size ({change:+.1%} "
-        f"against {ends_change:+.1%} between the ends)"
+        f"against {slowdown.change:+.1%} between the ends)"
     )
     return row.decision == BAD
 

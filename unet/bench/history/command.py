@@ -32,8 +32,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "group, history.md and history.json.",
     )
     history.add_argument("sources", type=Path, nargs="*", help="run files or folders")
-    history.add_argument("--key", help="hardware key (default: the sources' one key, else "
-                         "this machine's); 'all': a page per key found, and an index")  # fmt: skip
+    history.add_argument(
+        "--key",
+        help="hardware key (default: the sources' one key, else "
+        "this machine's); 'all': a page per key found, and an index",
+    )
     history.add_argument("--device", default="auto", help="whose key by default (auto)")
     history.add_argument("--storage", default=DEFAULT_STORAGE, help="local run folder")
     history.add_argument("--out", type=Path, help="output folder (.benchmarks/history/<key>)")
@@ -117,8 +120,10 @@ def run_all(files: Sequence[Path], out: Path, min_effect: float = MIN_EFFECT) ->
         written += run(paths, key, out / key, min_effect)
         summaries.append((out / key / "history.md").read_text())
         found = json.loads((out / key / "history.json").read_text())["findings"]
-        items.append(f'<li><a href="{escape(key)}/index.html">{escape(key)}</a>: '
-                     f"{len(found)} change(s) detected</li>")  # fmt: skip
+        items.append(
+            f'<li><a href="{escape(key)}/index.html">{escape(key)}</a>: '
+            f"{len(found)} change(s) detected</li>"
+        )
     index = out / "index.html"
     index.write_text(
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>unet-bench history"

@@ -33,10 +33,16 @@ class Finding:
     def to_dict(self) -> dict[str, object]:
         c = self.change
         return {
-            "case": self.case, "group": self.group, "field": self.field, "kind": c.kind,
-            "from_commit": self.start.id, "to_commit": self.end.id,
-            "before": c.before, "after": c.after, "change": c.change,
-        }  # fmt: skip
+            "case": self.case,
+            "group": self.group,
+            "field": self.field,
+            "kind": c.kind,
+            "from_commit": self.start.id,
+            "to_commit": self.end.id,
+            "before": c.before,
+            "after": c.after,
+            "change": c.change,
+        }
 
 
 def case_findings(series: CaseSeries, min_effect: float = MIN_EFFECT) -> list[Finding]:
@@ -54,9 +60,13 @@ def case_findings(series: CaseSeries, min_effect: float = MIN_EFFECT) -> list[Fi
 def _finding(series: CaseSeries, field_name: str, change: Change) -> Finding:
     points = series.points
     return Finding(
-        series.case, series.group, field_name, change,
-        points[change.start].commit, points[change.end].commit,
-    )  # fmt: skip
+        series.case,
+        series.group,
+        field_name,
+        change,
+        points[change.start].commit,
+        points[change.end].commit,
+    )
 
 
 def all_findings(history: History, min_effect: float = MIN_EFFECT) -> list[Finding]:

@@ -60,10 +60,16 @@ def latency_chart(history: History, cases: list[CaseSeries], found: list[Finding
             s.points.append((index[p.commit], p.median * 1e3, ci, text))
         series.append(s)
     markers = [
-        Marker(index[f.start], index[f.end],
-               f"{names[f.case]} {f.change.change:+.1%}", colors[f.case], f.change.kind == CREEP)
-        for f in found if f.field == "latency"
-    ]  # fmt: skip
+        Marker(
+            index[f.start],
+            index[f.end],
+            f"{names[f.case]} {f.change.change:+.1%}",
+            colors[f.case],
+            f.change.kind == CREEP,
+        )
+        for f in found
+        if f.field == "latency"
+    ]
     legend = "".join(
         f'<span><i style="background:{colors[c.case]}"></i>{escape(names[c.case])}</span>'
         for c in cases
@@ -148,14 +154,19 @@ def render_page(history: History, found: list[Finding], min_effect: float) -> st
         f'<p class="muted">{escape(method_note(min_effect))}</p>',
     ]
     if history.skipped:
-        parts.append(f'<p class="muted">{len(history.skipped)} file(s) skipped (other hardware '
-                     "keys or not run files); the command lists them.</p>")  # fmt: skip
+        parts.append(
+            f'<p class="muted">{len(history.skipped)} file(s) skipped (other hardware '
+            "keys or not run files); the command lists them.</p>"
+        )
     for group, cases in history.groups().items():
         mine = [f for f in found if f.group == group]
         parts += [
-            f"<h2>{escape(group)}</h2>", latency_chart(history, cases, mine),
-            "<h3>Exact costs</h3>", cost_charts(history, cases),
-            "<h3>Detected</h3>", findings_table(mine),
-        ]  # fmt: skip
+            f"<h2>{escape(group)}</h2>",
+            latency_chart(history, cases, mine),
+            "<h3>Exact costs</h3>",
+            cost_charts(history, cases),
+            "<h3>Detected</h3>",
+            findings_table(mine),
+        ]
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -18,8 +18,9 @@ def slug(group: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", group).strip("_") or "group"
 
 
-def plot_group(history: History, group: str, cases: list[CaseSeries], found: list[Finding],
-               path: Path) -> Path:  # fmt: skip
+def plot_group(
+    history: History, group: str, cases: list[CaseSeries], found: list[Finding], path: Path
+) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -45,10 +46,21 @@ def plot_group(history: History, group: str, cases: list[CaseSeries], found: lis
             ax.axvspan(a, b, color=colors[f.case], alpha=0.1)
         else:
             ax.axvline((a + b) / 2, color=colors[f.case], linestyle="--", linewidth=1)
-        ax.annotate(f"{f.change.change:+.1%}", ((a + b) / 2, 1), xycoords=("data", "axes fraction"),
-                    color=colors[f.case], fontsize=9, va="top")  # fmt: skip
-    ax.set_xticks(range(len(history.commits)), [c.label for c in history.commits],
-                  rotation=45, ha="right", fontsize=8)  # fmt: skip
+        ax.annotate(
+            f"{f.change.change:+.1%}",
+            ((a + b) / 2, 1),
+            xycoords=("data", "axes fraction"),
+            color=colors[f.case],
+            fontsize=9,
+            va="top",
+        )
+    ax.set_xticks(
+        range(len(history.commits)),
+        [c.label for c in history.commits],
+        rotation=45,
+        ha="right",
+        fontsize=8,
+    )
     ax.set_ylabel("median ms (95 % CI)")
     ax.set_title(f"{group} — {history.key}", fontsize=11)
     ax.grid(axis="y", alpha=0.3)
@@ -62,17 +74,27 @@ def plot_group(history: History, group: str, cases: list[CaseSeries], found: lis
 def markdown_summary(history: History, found: list[Finding], min_effect: float) -> str:
     commits = history.commits
     lines = [
-        f"## Performance history: `{history.key}`", "",
+        f"## Performance history: `{history.key}`",
+        "",
         f"{len(commits)} commits, `{commits[0].label}` … `{commits[-1].label}`, "
-        f"{len(history.cases)} cases.", "", method_note(min_effect), "",
-    ]  # fmt: skip
+        f"{len(history.cases)} cases.",
+        "",
+        method_note(min_effect),
+        "",
+    ]
     if not found:
         return "\n".join([*lines, "No step, creep or exact change detected."]) + "\n"
     rows = [
-        [f.case, f.field, f.change.kind, f"`{f.commit_range}`",
-         shown_value(f.field, f.change.before), shown_value(f.field, f.change.after),
-         f"{f.change.change:+.1%}"]
+        [
+            f.case,
+            f.field,
+            f.change.kind,
+            f"`{f.commit_range}`",
+            shown_value(f.field, f.change.before),
+            shown_value(f.field, f.change.after),
+            f"{f.change.change:+.1%}",
+        ]
         for f in found
-    ]  # fmt: skip
+    ]
     header = ["case", "field", "kind", "commits", "before", "after", "change"]
     return "\n".join([*lines, table(header, rows, markdown=True)]) + "\n"

@@ -22,9 +22,15 @@ from unet.bench.verdict import median_ci
 
 # exact numbers a run records per case, plotted and stepped exactly
 EXACT_FIELDS = (
-    "params", "flops", "mult_adds", "total_ops", "peak_activation_bytes",
-    "backward_flops", "train_flops", "graph_breaks",
-)  # fmt: skip
+    "params",
+    "flops",
+    "mult_adds",
+    "total_ops",
+    "peak_activation_bytes",
+    "backward_flops",
+    "train_flops",
+    "graph_breaks",
+)
 UNVERSIONED = "unversioned"
 
 
@@ -124,11 +130,14 @@ def load_history(files: Iterable[Path], key: str) -> History:
         raise HistoryError(f"no run of hardware key {key}; keys found: {found}")
     commits = {
         slot: Commit(
-            id=slot[0], dirty=slot[1], time=str(runs[0][1].get("time", "")),
-            ran=min(r[2] for r in runs), branch=str(runs[0][1].get("branch") or ""),
+            id=slot[0],
+            dirty=slot[1],
+            time=str(runs[0][1].get("time", "")),
+            ran=min(r[2] for r in runs),
+            branch=str(runs[0][1].get("branch") or ""),
         )
         for slot, runs in by_commit.items()
-    }  # fmt: skip
+    }
     order = sorted(commits, key=lambda s: (commits[s].time, commits[s].ran))
     history = History(key=key, commits=[commits[s] for s in order], cases={}, skipped=skipped)
     for slot in order:

@@ -14,10 +14,27 @@ from html import escape
 
 # d3's category10, then its lighter tints: distinct for up to 20 series
 PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-    "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94",
-    "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
-)  # fmt: skip
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#aec7e8",
+    "#ffbb78",
+    "#98df8a",
+    "#ff9896",
+    "#c5b0d5",
+    "#c49c94",
+    "#f7b6d2",
+    "#c7c7c7",
+    "#dbdb8d",
+    "#9edae5",
+)
 
 
 @dataclass
@@ -76,17 +93,23 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
 
 
 def chart(
-    series: Sequence[Series], labels: Sequence[str], unit: str, markers: Sequence[Marker] = (),
-    frame: Frame = Frame(900, 340), fmt: Callable[[float], str] = "{:.4g}".format,
-) -> str:  # fmt: skip
+    series: Sequence[Series],
+    labels: Sequence[str],
+    unit: str,
+    markers: Sequence[Marker] = (),
+    frame: Frame = Frame(900, 340),
+    fmt: Callable[[float], str] = "{:.4g}".format,
+) -> str:
     """The SVG of ``series`` over the commits ``labels`` (x), values in ``unit`` (y)."""
     n = len(labels)
     values = [b for s in series for _, v, ci, _ in s.points for b in (ci or (v, v))]
     lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
     pad = (hi - lo) * 0.08 or abs(hi) * 0.05 or 1.0
     lo, hi = lo - pad, hi + pad
-    out = [f'<svg class="chart" viewBox="0 0 {frame.width} {frame.height}" '
-           f'width="{frame.width}" height="{frame.height}" role="img">']  # fmt: skip
+    out = [
+        f'<svg class="chart" viewBox="0 0 {frame.width} {frame.height}" '
+        f'width="{frame.width}" height="{frame.height}" role="img">'
+    ]
     out += _axes(frame, labels, lo, hi, unit, fmt)
     out += [_marker(frame, m, n, row) for row, m in enumerate(markers)]
     out += [_series(frame, s, n, lo, hi) for s in series]
@@ -94,24 +117,36 @@ def chart(
     return "\n".join(out)
 
 
-def _axes(frame: Frame, labels: Sequence[str], lo: float, hi: float, unit: str,
-          fmt: Callable[[float], str]) -> list[str]:  # fmt: skip
+def _axes(
+    frame: Frame,
+    labels: Sequence[str],
+    lo: float,
+    hi: float,
+    unit: str,
+    fmt: Callable[[float], str],
+) -> list[str]:
     n, bottom = len(labels), frame.height - frame.bottom
     out = [f'<text class="unit" x="4" y="{frame.top - 4}">{escape(unit)}</text>']
     for t in nice_ticks(lo, hi):
         y = frame.y(t, lo, hi)
-        out.append(f'<line class="grid" x1="{frame.left}" x2="{frame.width - frame.right}" '
-                   f'y1="{y:.1f}" y2="{y:.1f}"/><text class="tick" x="{frame.left - 6}" '
-                   f'y="{y + 4:.1f}" text-anchor="end">{escape(fmt(t))}</text>')  # fmt: skip
+        out.append(
+            f'<line class="grid" x1="{frame.left}" x2="{frame.width - frame.right}" '
+            f'y1="{y:.1f}" y2="{y:.1f}"/><text class="tick" x="{frame.left - 6}" '
+            f'y="{y + 4:.1f}" text-anchor="end">{escape(fmt(t))}</text>'
+        )
     every = max(1, math.ceil(n / 40))  # at most 40 commit labels
     for i, label in enumerate(labels):
         if i % every:
             continue
         x = frame.x(i, n)
-        out.append(f'<text class="commit" transform="translate({x:.1f},{bottom + 12}) '
-                   f'rotate(-45)" text-anchor="end">{escape(label)}</text>')  # fmt: skip
-    out.append(f'<line class="axis" x1="{frame.left}" x2="{frame.width - frame.right}" '
-               f'y1="{bottom}" y2="{bottom}"/>')  # fmt: skip
+        out.append(
+            f'<text class="commit" transform="translate({x:.1f},{bottom + 12}) '
+            f'rotate(-45)" text-anchor="end">{escape(label)}</text>'
+        )
+    out.append(
+        f'<line class="axis" x1="{frame.left}" x2="{frame.width - frame.right}" '
+        f'y1="{bottom}" y2="{bottom}"/>'
+    )
     return out
 
 
@@ -121,17 +156,22 @@ def _marker(frame: Frame, m: Marker, n: int, row: int) -> str:
     top, bottom = frame.top, frame.height - frame.bottom
     x0, x1 = frame.x(m.start, n), frame.x(m.end, n)
     if m.band:
-        shape = (f'<rect class="band" x="{x0:.1f}" y="{top}" width="{x1 - x0:.1f}" '
-                 f'height="{bottom - top}" fill="{m.color}"/>')  # fmt: skip
+        shape = (
+            f'<rect class="band" x="{x0:.1f}" y="{top}" width="{x1 - x0:.1f}" '
+            f'height="{bottom - top}" fill="{m.color}"/>'
+        )
         tx = x0 + 3
     else:
         x = (x0 + x1) / 2
-        shape = (f'<line class="step" x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{bottom}" '
-                 f'stroke="{m.color}"/>')  # fmt: skip
+        shape = (
+            f'<line class="step" x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{bottom}" '
+            f'stroke="{m.color}"/>'
+        )
         tx = x + 3
     ty = top + 10 + 13 * (row % 6)
-    return shape + (f'<text class="marker" x="{tx:.1f}" y="{ty}" fill="{m.color}">'
-                    f"{escape(m.label)}</text>")  # fmt: skip
+    return shape + (
+        f'<text class="marker" x="{tx:.1f}" y="{ty}" fill="{m.color}">{escape(m.label)}</text>'
+    )
 
 
 def _series(frame: Frame, s: Series, n: int, lo: float, hi: float) -> str:
@@ -144,14 +184,20 @@ def _series(frame: Frame, s: Series, n: int, lo: float, hi: float) -> str:
     else:
         xy_line = xy
     line = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy_line)
-    out = [f'<g class="series"><title>{escape(s.name)}</title>',
-           f'<polyline points="{line}" stroke="{s.color}"/>']  # fmt: skip
+    out = [
+        f'<g class="series"><title>{escape(s.name)}</title>',
+        f'<polyline points="{line}" stroke="{s.color}"/>',
+    ]
     for (x, y), (_, _, ci, text) in zip(xy, s.points, strict=True):
         if ci:
             y0, y1 = frame.y(ci[0], lo, hi), frame.y(ci[1], lo, hi)
-            out.append(f'<line class="ci" x1="{x:.1f}" x2="{x:.1f}" y1="{y0:.1f}" '
-                       f'y2="{y1:.1f}" stroke="{s.color}"/>')  # fmt: skip
-        out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{s.color}">'
-                   f"<title>{escape(text)}</title></circle>")  # fmt: skip
+            out.append(
+                f'<line class="ci" x1="{x:.1f}" x2="{x:.1f}" y1="{y0:.1f}" '
+                f'y2="{y1:.1f}" stroke="{s.color}"/>'
+            )
+        out.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{s.color}">'
+            f"<title>{escape(text)}</title></circle>"
+        )
     out.append("</g>")
     return "\n".join(out)
