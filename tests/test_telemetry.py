@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import re
 import sys
+from types import SimpleNamespace
 
 import pytest
 import torch
 from drive import FAST, saved_files, suite
 
-from unet.bench.telemetry import Telemetry, demote, throttle_reasons
-from unet.bench.verdict import NO_CHANGE, REGRESSION, UNSURE, Verdict
+from unet.bench.telemetry import Telemetry, throttle_reasons
+from unet.bench.verdict import NO_CHANGE, REGRESSION, UNSURE, Verdict, demote
 
 FAKE_NVML = '''
 class FakeNVML:
@@ -104,12 +105,44 @@ def verdict(outcome: str) -> Verdict:
 
 
 def test_a_throttled_side_makes_a_regression_unsure_with_the_reason():
-    hot = {"telemetry": {"throttled": ["hw_thermal_slowdown"]}}
-    demoted = demote(verdict(REGRESSION), {}, hot)
+    hot = ["hw_thermal_slowdown"]
+    demoted = demote(verdict(REGRESSION), [], hot)
     assert demoted.outcome == UNSURE
     assert demoted.note == "GPU throttled during the rounds (head: hw_thermal_slowdown)"
-    assert demote(verdict(REGRESSION), {}, {}).outcome == REGRESSION
-    assert demote(verdict(NO_CHANGE), hot, {}).outcome == NO_CHANGE
+    assert demote(verdict(REGRESSION), [], []).outcome == REGRESSION
+    assert demote(verdict(NO_CHANGE), hot, []).outcome == NO_CHANGE
+
+
+def test_process_block_ab_demotes_a_verdict_on_a_throttled_process(monkeypatch, tmp_path):
+    """The legacy process-block A/B judged throttled processes like any other (issue 19): a
+    re-measuring process that ran throttled now makes its case's regression unsure."""
+    from unet.bench.ab import legacy
+    from unet.bench.ab.result import ABMode, ABResult
+    from unet.bench.runs import Run
+
+    def run(median: float, reasons: list[str]) -> Run:
+        data = [median * (1 + 0.001 * i) for i in range(10)]
+        extra = {"params": 1, "telemetry": {"throttled": reasons}}
+        entry = {"fullname": "b.py::c", "stats": {"data": data}, "extra_info": extra}
+        return Run(path=None, cases={"c": entry})
+
+    calls = []
+
+    def processes(settings, trees, count, first, node_ids=None):
+        calls.append(first)
+        hot = ["sm_clock 40% of max"] if first else []  # the re-measurement ran throttled
+        return {
+            "base": [run(1.0, []) for _ in range(count)],
+            "head": [run(2.0 + 0.01 * i, hot) for i in range(count)],
+        }
+
+    monkeypatch.setattr(legacy, "_processes", processes)
+    settings = SimpleNamespace(min_effect=0.03)
+    result = legacy.measure_in_process_blocks(settings, {}, ABResult("b", ABMode.PROCESS_BLOCKS))
+    assert calls == [0, legacy.PROCESSES_PER_SIDE]  # suspected, so measured again
+    (v,) = result.verdicts
+    assert v.outcome == UNSURE
+    assert "head: sm_clock 40% of max" in v.note
 
 
 @pytest.mark.e2e

@@ -114,20 +114,16 @@ def compare_runs(
     base: Run, head: Run, min_effect: float
 ) -> tuple[list[Verdict], list[tuple[str, str, object, object]]]:
     """Verdicts and cost changes for every case present in both runs."""
-    from unet.bench.runs import cost_changes_between
-    from unet.bench.telemetry import demote
+    from unet.bench.runs import cost_changes_between, demote_throttled
     from unet.bench.verdict import Thresholds, compare_samples
 
-    verdicts = [
-        demote(
-            compare_samples(
-                name, base.samples(name), head.samples(name), thresholds=Thresholds(min_effect)
-            ),
-            base.cases[name].get("extra_info", {}),
-            head.cases[name].get("extra_info", {}),
+    judged = [
+        compare_samples(
+            name, base.samples(name), head.samples(name), thresholds=Thresholds(min_effect)
         )
         for name in sorted(set(base.cases) & set(head.cases))
     ]
+    verdicts = demote_throttled(judged, base, head)
     return verdicts, cost_changes_between(base, head)
 
 

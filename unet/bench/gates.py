@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import torch
 
 from unet.bench.kept import KeptCase
 from unet.bench.manifest import (
@@ -18,10 +17,16 @@ from unet.bench.manifest import (
     update_command,
     write_manifest,
 )
-from unet.bench.runs import Run
-from unet.bench.telemetry import demote
+from unet.bench.runs import Run, throttled
 from unet.bench.timing import rerun_samples
-from unet.bench.verdict import Thresholds, Verdict, compare_samples, judge_and_confirm
+from unet.bench.verdict import (
+    REGRESSION,
+    Thresholds,
+    Verdict,
+    compare_samples,
+    demote,
+    judge_and_confirm,
+)
 
 
 @dataclass(frozen=True)
@@ -97,53 +102,71 @@ class CostGate:
 
 @dataclass
 class VerdictGate:
+    """--verdict: each case judged against the compared run as soon as it is timed; only the
+    suspects keep their timed call (and with it their model) for the confirm-by-rerun at the end
+    of the rounds."""
+
     min_effect: float
     floors: dict[str, float]  # case -> scatter of its medians over this hardware's saved runs
     warmup_s: float  # before re-measuring a suspect
     verdicts: list[Verdict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # cases that could not be judged, and why
     reruns: list[str] = field(default_factory=list)
+    first: dict[str, Verdict | None] = field(default_factory=dict)  # case -> first judgement
+    suspects: dict[str, KeptCase] = field(default_factory=dict)  # kept to be measured again
+    throttles: dict[str, list[str]] = field(default_factory=dict)  # case -> head's reasons
 
-    def decide(self, kept: dict[str, KeptCase], compared: list[ComparedRun]) -> None:
-        """Judge every timed case against the compared run; suspects are measured again."""
-        saved = {name: run.run for run in compared for name in run.run.cases}
+    def thresholds(self, name: str) -> Thresholds:
+        return Thresholds(self.min_effect, self.floors.get(name, 0.0))
 
-        def thresholds(name: str) -> Thresholds:
-            return Thresholds(self.min_effect, self.floors.get(name, 0.0))
+    def keep(self, name: str, case: KeptCase, compared: list[ComparedRun]) -> None:
+        """Judge a case just timed; keep it only when it is a suspected regression."""
+        saved = _saved(compared).get(name)
+        self.throttles[name] = case.throttled
+        if saved is None:
+            self.notes.append(f"{name}: not in the compared run")
+        elif not saved.samples(name):
+            self.notes.append(
+                f"{name}: the compared run has no raw samples; save runs with "
+                "--benchmark-save-data (unet-bench run does)"
+            )
+        else:
+            base = saved.samples(name)
+            verdict = compare_samples(name, base, case.samples, thresholds=self.thresholds(name))
+            self.first[name] = verdict
+            if verdict.outcome == REGRESSION:
+                self.suspects[name] = case
 
-        def judge(name: str) -> Verdict | None:
-            if name not in saved:
-                self.notes.append(f"{name}: not in the compared run")
-                return None
-            if not saved[name].samples(name):
-                self.notes.append(
-                    f"{name}: the compared run has no raw samples; save runs with "
-                    "--benchmark-save-data (unet-bench run does)"
-                )
-                return None
-            base = saved[name].samples(name)
-            return compare_samples(name, base, kept[name].samples, thresholds=thresholds(name))
+    def decide(self, compared: list[ComparedRun]) -> None:
+        """The verdicts: the suspects measured again (in the grad mode they were timed in),
+        then confirmed or not."""
+        saved = _saved(compared)
 
         def remeasure(suspects: list[str]):
             again = {}
-            with torch.no_grad():
-                for name in suspects:
-                    case = kept[name]
-                    with case.on_device():
-                        again[name] = rerun_samples(
-                            case.timed, len(case.samples), case.iterations, self.warmup_s
-                        )
+            for name in suspects:
+                case = self.suspects.pop(name)
+                with case.on_device(), case.grad_mode():
+                    again[name] = rerun_samples(
+                        case.timed, len(case.samples), case.iterations, self.warmup_s
+                    )
             return lambda name: compare_samples(
-                name, saved[name].samples(name), again[name], thresholds=thresholds(name)
+                name, saved[name].samples(name), again[name], thresholds=self.thresholds(name)
             )
 
-        self.verdicts, self.reruns = judge_and_confirm(list(kept), judge, remeasure)
+        judged = [name for name, v in self.first.items() if v is not None]
+        self.verdicts, self.reruns = judge_and_confirm(judged, self.first.get, remeasure)
         # a throttled GPU fakes a change: such a verdict is unsure, with the reason
         self.verdicts = [
             demote(
                 v,
-                saved[v.case].cases[v.case].get("extra_info", {}),
-                {"telemetry": {"throttled": kept[v.case].throttled}},
+                throttled(saved[v.case].cases[v.case].get("extra_info", {})),
+                self.throttles.get(v.case, []),
             )
             for v in self.verdicts
         ]
+
+
+def _saved(compared: list[ComparedRun]) -> dict[str, Run]:
+    """Case name -> the compared run that holds it."""
+    return {name: run.run for run in compared for name in run.run.cases}

@@ -35,13 +35,18 @@ class Placement:
 
 @dataclass
 class KeptCase:
-    """A timed case kept for --verdict's confirm-by-rerun."""
+    """A timed case kept for --verdict's confirm-by-rerun (only while it may be measured
+    again: the gate drops it once it is judged no suspect)."""
 
     timed: Callable[[], object]  # the synchronised call that was timed
     iterations: int  # calls per round
     samples: list[float]  # seconds per call, per round
     throttled: list[str] = field(default_factory=list)  # GPU throttle reasons during the rounds
     placement: Placement | None = None  # resumed on the device to re-measure
+    training: bool = False  # a training step: re-measured with autograd on, as it was timed
+
+    def grad_mode(self) -> contextlib.AbstractContextManager:
+        return torch.enable_grad() if self.training else torch.no_grad()
 
     @contextlib.contextmanager
     def on_device(self) -> Iterator[None]:

@@ -108,8 +108,8 @@ class UnetBenchPlugin:
             return
         # Before pytest-benchmark's session finish, which saves the run: the last timing
         # (re-measured suspects), then what profiles the cases, which must not precede timing.
-        if s.verdict_gate is not None and s.runner.kept:
-            s.verdict_gate.decide(s.runner.kept, s.compared)
+        if s.verdict_gate is not None:
+            s.verdict_gate.decide(s.compared)
         s.runner.finish()
 
     # --- end of the session: the gates' verdicts and summaries ------------------------------

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from unet.bench.render import table
-from unet.bench.runs import Run
-from unet.bench.telemetry import throttled
+from unet.bench.runs import Run, throttled
 from unet.bench.verdict import Verdict
 
 # The article's figures (its timings look like a CPU's).

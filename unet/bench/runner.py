@@ -23,7 +23,8 @@ from unet.bench.compiled import CompiledCase, break_sources, compile_module, fir
 from unet.bench.counters import CallCounts, count_call, counted_on
 from unet.bench.kept import AfterTiming, KeptCase, Placement
 from unet.bench.profile import PROFILE_SECONDS, profile_call
-from unet.bench.telemetry import Telemetry, throttled, watching
+from unet.bench.runs import throttled
+from unet.bench.telemetry import Telemetry, watching
 from unet.bench.timing import device_figures, synchronized, warmup
 from unet.costs import measure_costs
 from unet.trainflops import count_train_step
@@ -51,7 +52,7 @@ class CaseRunner:
     profile_s: float = PROFILE_SECONDS  # seconds of calls per profile
     telemetry: Telemetry | None = None  # NVML readings around each case's rounds (CUDA)
     throttles: dict[str, list[str]] = field(default_factory=dict)  # case -> why it throttled
-    kept: dict[str, KeptCase] = field(default_factory=dict)
+    kept: dict[str, KeptCase] = field(default_factory=dict)  # until the verdict gate takes it
     profiles: dict[str, dict] = field(default_factory=dict)  # case -> its profile, as recorded
     after: list[AfterTiming] = field(default_factory=list)  # waiting for all timing to end
 
@@ -185,7 +186,11 @@ class CaseRunner:
         per_call = pbcompat.median(benchmark)
         if self.keep:
             self.kept[name] = KeptCase(
-                timed, pbcompat.iterations(benchmark), pbcompat.samples(benchmark), throttled(extra)
+                timed,
+                pbcompat.iterations(benchmark),
+                pbcompat.samples(benchmark),
+                throttled(extra),
+                training=self.training,
             )
         if repeat > 1:
             extra["per_application_s"] = per_call / repeat

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from unet.bench.manifest import COST_FIELDS, cost_changes
 from unet.bench.storage import unreadable
+from unet.bench.verdict import Verdict, demote
 
 
 class RunError(ValueError):
@@ -125,3 +127,22 @@ def history_spread(paths: list[Path], last: int = 10) -> dict[str, float]:
     return {
         name: (max(m) - min(m)) / statistics.median(m) for name, m in medians.items() if len(m) >= 2
     }
+
+
+def throttled(extra_info: Mapping[str, object]) -> list[str]:
+    """The throttle reasons a case's extra_info records (none without telemetry)."""
+    telemetry = extra_info.get("telemetry") or {}
+    return list(telemetry.get("throttled") or [])  # type: ignore[union-attr]
+
+
+def demote_throttled(verdicts: Sequence[Verdict], base: Run, head: Run) -> list[Verdict]:
+    """A throttled GPU fakes a change: a verdict on a case that ran throttled on either side is
+    ``unsure``, with the reason."""
+    return [
+        demote(
+            v,
+            throttled(base.cases[v.case].get("extra_info", {})),
+            throttled(head.cases[v.case].get("extra_info", {})),
+        )
+        for v in verdicts
+    ]

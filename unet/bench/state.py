@@ -62,6 +62,9 @@ class SuiteState:
     ) -> dict[str, object]:
         """Time one case, then apply the cost gate to it."""
         extra = self.runner.run(benchmark, node.name, module, x, info, repeat)
+        kept = self.runner.kept.pop(node.name, None)
+        if kept is not None and self.verdict_gate is not None:
+            self.verdict_gate.keep(node.name, kept, self.compared)
         if self.cost_gate is not None:
             self.cost_gate.check(node.name, node.nodeid, extra, self.compared)
         return extra

@@ -1,4 +1,4 @@
-"""GPU telemetry per case from NVML, and what a throttled case means for its verdict.
+"""GPU telemetry per case from NVML, and when a case's rounds count as throttled.
 
 When ``pynvml`` (the ``nvidia-ml-py`` package) imports and the case runs on a CUDA device, the
 SM and memory clocks, temperature, power and the clock-event ("throttle") reasons are sampled
@@ -6,7 +6,7 @@ before and after the case's timed rounds, and NVML's cumulative thermal and powe
 times are compared across them, so a slowdown that came and went during the rounds shows too.
 A case whose rounds ran throttled is marked ``throttled`` in its ``extra_info["telemetry"]``;
 any verdict on it that would say ``regression`` or ``improvement`` says ``unsure`` instead, with
-the reason. Throttled means one of (``throttle_reasons``):
+the reason (``verdict.demote``). Throttled means one of (``throttle_reasons``):
 
 * the SM clock at either end of the rounds below ``CLOCK_THRESHOLD`` (75 %) of the GPU's maximum
   SM clock (of the clock at the start where the maximum is unknown): nvbench's default
@@ -25,12 +25,10 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-
-from unet.bench.verdict import IMPROVEMENT, REGRESSION, UNSURE, Verdict
 
 # NVML clock-event reason bits (nvmlClocksEventReason*): the power cap, recorded, and the
 # thermal and hardware slowdowns, each of which makes a case throttled
@@ -169,18 +167,3 @@ def power_capped(
     if not capped and not share:
         return None
     return {"reason_seen": capped, "violation_share": share}
-
-
-def throttled(extra_info: Mapping[str, Any]) -> list[str]:
-    """The throttle reasons a case's extra_info records (none without telemetry)."""
-    return list((extra_info.get("telemetry") or {}).get("throttled") or [])
-
-
-def demote(verdict: Verdict, base_extra: Mapping[str, Any], head_extra: Mapping[str, Any]):
-    """``verdict``, made ``unsure`` with the reason when either side's rounds ran throttled."""
-    sides = [(side, throttled(e)) for side, e in (("base", base_extra), ("head", head_extra))]
-    why = "; ".join(f"{side}: {', '.join(r)}" for side, r in sides if r)
-    if not why:
-        return verdict
-    outcome = UNSURE if verdict.outcome in (REGRESSION, IMPROVEMENT) else verdict.outcome
-    return replace(verdict, outcome=outcome, note=f"GPU throttled during the rounds ({why})")

@@ -230,6 +230,17 @@ def compare_generations(
     )
 
 
+def demote(verdict: Verdict, base_reasons: Sequence[str], head_reasons: Sequence[str]) -> Verdict:
+    """``verdict``, made ``unsure`` with the reason when either side's rounds ran throttled
+    (``*_reasons``: that side's throttle reasons; none, not throttled)."""
+    sides = (("base", base_reasons), ("head", head_reasons))
+    why = "; ".join(f"{side}: {', '.join(r)}" for side, r in sides if r)
+    if not why:
+        return verdict
+    outcome = UNSURE if verdict.outcome in (REGRESSION, IMPROVEMENT) else verdict.outcome
+    return replace(verdict, outcome=outcome, note=f"GPU throttled during the rounds ({why})")
+
+
 def confirm(first: Verdict, rerun: Verdict) -> Verdict:
     """A suspected regression stands only if its re-measurement says so too; else ``unsure``."""
     if first.outcome != REGRESSION:

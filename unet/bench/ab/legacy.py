@@ -12,12 +12,12 @@ from pathlib import Path
 from unet.bench.ab.result import ABResult
 from unet.bench.ab.schedule import SIDES
 from unet.bench.ab.settings import ABError, ABSettings
-from unet.bench.runs import Run, cost_changes_between, load_run, merge_runs
+from unet.bench.runs import Run, cost_changes_between, demote_throttled, load_run, merge_runs
 from unet.bench.verdict import Verdict, compare_processes, judge_and_confirm
 
 PYTEST_MAX_TIME_S = 1.0  # pytest-benchmark's default time per case, split across the processes
 PYTEST_MIN_ROUNDS = 5
-PROCESS_BLOCKS = 2  # whole-suite processes per side
+PROCESSES_PER_SIDE = 2  # whole-suite processes per side
 CONFIRM_BLOCKS = 2  # more processes per side that re-measure a suspect
 
 
@@ -32,8 +32,8 @@ def _process(
     """One whole-suite process of ``side``."""
     name = f"{side}-{index}"
     timing = [
-        f"--benchmark-max-time={PYTEST_MAX_TIME_S / PROCESS_BLOCKS}",
-        f"--benchmark-min-rounds={math.ceil(PYTEST_MIN_ROUNDS / PROCESS_BLOCKS)}",
+        f"--benchmark-max-time={PYTEST_MAX_TIME_S / PROCESSES_PER_SIDE}",
+        f"--benchmark-min-rounds={math.ceil(PYTEST_MIN_ROUNDS / PROCESSES_PER_SIDE)}",
     ]
     settings.say(f"{side} process block {index}")
     proc = subprocess.Popen(
@@ -74,7 +74,7 @@ def measure_in_process_blocks(
     settings: ABSettings, trees: dict[str, Path], result: ABResult
 ) -> ABResult:
     """Each side in whole-suite processes; each process counts once in the verdicts."""
-    every = _processes(settings, trees, PROCESS_BLOCKS, 0)
+    every = _processes(settings, trees, PROCESSES_PER_SIDE, 0)
     result.base = base = merge_runs(every["base"])
     result.head = head = merge_runs(every["head"])
 
@@ -84,13 +84,17 @@ def measure_in_process_blocks(
 
     def remeasure(suspects: list[str]):
         node_ids = [head.cases[case]["fullname"] for case in suspects]
-        again = _processes(settings, trees, CONFIRM_BLOCKS, PROCESS_BLOCKS, node_ids)
+        again = _processes(settings, trees, CONFIRM_BLOCKS, PROCESSES_PER_SIDE, node_ids)
         for side in SIDES:  # the final word uses every process: first pass and re-measurement
             every[side] += again[side]
         return judge
 
     common = sorted(set(base.cases) & set(head.cases))
     result.verdicts, result.reruns = judge_and_confirm(common, judge, remeasure)
+    # a throttled GPU fakes a change: judged over every process, re-measurement included
+    result.verdicts = demote_throttled(
+        result.verdicts, merge_runs(every["base"]), merge_runs(every["head"])
+    )
     result.unmatched = sorted(set(base.cases) ^ set(head.cases))
     result.cost_changes = cost_changes_between(base, head)
     return result

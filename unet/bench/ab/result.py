@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from unet.bench.attribution import Explained
 from unet.bench.runs import Run
 from unet.bench.verdict import Verdict
 
-PAIRED, PROCESS_BLOCKS = "paired", "process blocks"
+
+class ABMode(StrEnum):
+    """How the two sides were measured (ab.json's ``mode``)."""
+
+    PAIRED = "paired"  # long-lived workers per side taking turns per round block
+    PROCESS_BLOCKS = "process blocks"  # whole-suite processes: a base before paired workers
 
 
 @dataclass
 class ABResult:
     base_rev: str
-    mode: str = PAIRED  # or PROCESS_BLOCKS for a base without the paired protocol
+    mode: ABMode = ABMode.PAIRED
     verdicts: list[Verdict] = field(default_factory=list)
     cost_changes: list[tuple[str, str, object, object]] = field(default_factory=list)
     base: Run | None = None
@@ -44,7 +50,7 @@ def load_ab_json(path: Path) -> ABResult:
     data = json.loads(path.read_text())
     return ABResult(
         base_rev=data["base"],
-        mode=data.get("mode", PAIRED),
+        mode=ABMode(data.get("mode", ABMode.PAIRED)),
         verdicts=[Verdict.from_dict(v) for v in data.get("verdicts", [])],
         cost_changes=[tuple(c) for c in data.get("cost_changes", [])],
         reruns=list(data.get("reruns", [])),

@@ -15,7 +15,7 @@ from unet.bench.ab import worker
 from unet.bench.ab.coordinator import WorkerProcess, run_generation
 from unet.bench.ab.git import base_worktree, resolve_revision, sigterm_as_interrupt, toplevel
 from unet.bench.ab.legacy import measure_in_process_blocks
-from unet.bench.ab.result import PROCESS_BLOCKS, ABResult
+from unet.bench.ab.result import ABMode, ABResult
 from unet.bench.ab.schedule import SIDES, Schedule
 from unet.bench.ab.settings import PAIRED_WORKERS, ABSettings
 from unet.bench.attribution import (
@@ -25,8 +25,7 @@ from unet.bench.attribution import (
     profile_in_turns,
     repro_command,
 )
-from unet.bench.runs import cost_changes_between
-from unet.bench.telemetry import demote
+from unet.bench.runs import cost_changes_between, demote_throttled
 from unet.bench.verdict import Verdict, compare_generations, failed, judge_and_confirm
 
 # where a tree keeps its worker side: today's path first, then where it lived before
@@ -58,7 +57,7 @@ def run_ab(settings: ABSettings, base_rev: str) -> ABResult:
             result = measure_paired(settings, trees, ABResult(base_rev=base_rev))
         else:
             settings.say("the base predates paired workers; measuring in process blocks")
-            result = ABResult(base_rev=base_rev, mode=PROCESS_BLOCKS)
+            result = ABResult(base_rev=base_rev, mode=ABMode.PROCESS_BLOCKS)
             result = measure_in_process_blocks(settings, trees, result)
         if settings.attribute:
             result.explained = explain_flagged(settings, trees, result)
@@ -124,10 +123,7 @@ def measure_paired(settings: ABSettings, trees: dict[str, Path], result: ABResul
     write_turns(settings.out / "schedule.tsv", generations)
     result.base = _side_run(settings, workers, "base")
     result.head = _side_run(settings, workers, "head")
-    result.verdicts = [  # a throttled GPU fakes a change: unsure, with the reason
-        demote(v, result.base.cases[v.case]["extra_info"], result.head.cases[v.case]["extra_info"])
-        for v in result.verdicts
-    ]
+    result.verdicts = demote_throttled(result.verdicts, result.base, result.head)
     result.unmatched = sorted(measured["base"] ^ measured["head"])
     result.cost_changes = cost_changes_between(result.base, result.head)
     return result

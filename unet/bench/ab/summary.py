@@ -29,7 +29,7 @@ def kernel_notes(result: ABResult) -> list[str]:
 
 def ab_markdown(result: ABResult, seconds: float) -> str:
     """The verdicts, re-measured and one-sided cases and cost changes, for the job summary."""
-    from unet.bench.ab.result import PAIRED
+    from unet.bench.ab.result import ABMode
     from unet.bench.explain import explained_markdown
     from unet.bench.render import cost_change_table, verdict_table
     from unet.bench.verdict import failed
@@ -37,7 +37,7 @@ def ab_markdown(result: ABResult, seconds: float) -> str:
     how = (
         f"{result.mode}: base and head alternating per round block on this machine; "
         "the turns taken are in schedule.tsv"
-        if result.mode == PAIRED
+        if result.mode == ABMode.PAIRED
         else f"{result.mode}: the base predates paired workers"
     )
     lines = [f"## A/B: {result.base_rev} (base) vs working tree (head)", "", f"Measured {how}."]
