@@ -111,8 +111,12 @@ def test_autocast_with_a_cast_dtype_is_a_usage_error(pytester, tmp_path):
     assert "--autocast float16 runs float32 weights in lower precision" in proc.stdout
 
 
-def test_help_lists_the_axis_options(pytester, tmp_path):
+def test_help_lists_the_axis_options_and_hides_the_workers_own(pytester, tmp_path):
     proc = in_process(pytester, tmp_path, "--help")
     assert proc.returncode == 0, proc.stdout
-    for option in ("--mode=MODE", "--autocast=AUTOCAST", "--profile-dir=PROFILE_DIR"):
+    for option in ("--mode=MODE", "--autocast=AUTOCAST", "--allow-other-hardware"):
         assert option in proc.stdout
+    # options only the processes that ab and explain start use (issue 19)
+    for hidden in ("--skip-costs", "--profile-dir", "--profile-time"):
+        assert hidden not in proc.stdout
+    assert "both refusals are waived" in " ".join(proc.stdout.split())

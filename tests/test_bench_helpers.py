@@ -1,5 +1,6 @@
 import json
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -169,3 +170,13 @@ def test_pytest_benchmark_version_range():
     problem = version_problem("5.3.0", pytest_version="9.2.0")
     assert "needs pytest-benchmark >=5.3.1,<6 with pytest 9.2.0" in problem
     assert "pip install 'pytest-benchmark[histogram]>=5.3.1,<6'" in problem
+
+
+def test_pyproject_requires_the_pytest_benchmark_range_the_code_checks():
+    """pbcompat kept an unused REQUIREMENT string beside the range (issue 19); the range the
+    version check enforces is what pyproject.toml installs."""
+    from unet.bench.pbcompat import SUPPORTED
+
+    low, high = SUPPORTED
+    wanted = f'"pytest-benchmark[histogram]>={low},<{high}"'
+    assert wanted in (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()

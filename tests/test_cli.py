@@ -37,19 +37,20 @@ def test_costs_table_is_readable(capsys):
     assert "14,129,568" in out
 
 
-def test_costs_bad_input_size_is_a_clear_error(capsys):
-    assert main(["costs", "--input-size", "40"]) == 2
-    assert "input_size 40 is not divisible" in capsys.readouterr().err
+def test_costs_bad_input_size_is_a_usage_error(capsys):
+    assert main(["costs", "--input-size", "40"]) == 4  # was 2, the code of a failing tool
+    assert "--input-size: input_size 40 is not divisible" in capsys.readouterr().err
 
 
 @pytest.mark.e2e
-def test_argument_errors_exit_2_without_traceback():
+def test_argument_errors_exit_4_without_traceback():
+    """In a process of its own: the entry point's wiring of a usage error."""
     proc = subprocess.run(
         [sys.executable, "-m", "unet.cli", "costs", "--batch-size", "0"],
         capture_output=True,
         text=True,
     )
-    assert proc.returncode == 2
+    assert proc.returncode == 4
     assert "expected a positive integer, got '0'" in proc.stderr
     assert "Traceback" not in proc.stderr
 
@@ -58,12 +59,12 @@ def test_argument_errors_exit_2_without_traceback():
 def test_unknown_or_missing_command(argv):
     with pytest.raises(SystemExit) as err:
         main(argv)
-    assert err.value.code == 2
+    assert err.value.code == 4
 
 
 @pytest.mark.parametrize("command", ["compare a.json b.json", "ab --base HEAD"])
 def test_min_effect_out_of_range_is_refused_with_the_range(command, capsys):
     with pytest.raises(SystemExit) as err:
         main([*command.split(), "--min-effect", "-2"])
-    assert err.value.code == 2
+    assert err.value.code == 4
     assert "--min-effect '-2': expected a number >= 0" in capsys.readouterr().err

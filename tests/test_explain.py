@@ -80,3 +80,16 @@ def test_one_profile_of_the_working_tree_with_shares_and_a_trace(tmp_path):
     assert "outside operators" in proc.stdout
     trace = tmp_path / "test_upsample-up=interpolate-bs=1.head.trace.json"
     assert "traceEvents" in json.loads(trace.read_text())
+
+
+@pytest.mark.e2e
+def test_an_unknown_case_id_is_exit_4_naming_the_nearest_with_nothing_created(tmp_path):
+    """`explain 'test_model[nope]'` profiled, failed after minutes and left a folder per try
+    (issue 19); the suite's own case list now decides first."""
+    case = "test_model[conv=standard-norm=btach-up=interpolate-bs=1]"
+    proc = explain(case, f"--out={tmp_path / 'out'}")
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert f"CASE {case!r}: not a case of this suite; nearest: " in proc.stderr
+    assert "test_model[conv=standard-norm=batch-up=interpolate-bs=1]" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()

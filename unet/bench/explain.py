@@ -8,17 +8,15 @@ changed most. Both write the table as explain.md and explain.json, and the Chrom
 
 from __future__ import annotations
 
-import argparse
+import difflib
 import json
 import re
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from unet.bench.ab.git import base_worktree, resolve_revision, sigterm_as_interrupt, toplevel
-from unet.bench.ab.settings import ABUsageError
+from unet.bench.ab.git import base_worktree, resolve_revision, toplevel
 from unet.bench.attribution import (
     PROFILE_TURNS,
     Explained,
@@ -28,6 +26,8 @@ from unet.bench.attribution import (
     profile_in_turns,
     repro_command,
 )
+from unet.bench.errors import UsageError
+from unet.bench.invoke import collected
 from unet.bench.render import attribution_text
 
 # a bare case id's first setting -> the benchmark that takes it
@@ -35,8 +35,8 @@ FUNCTIONS = {"conv": "test_model", "norm": "test_norm", "up": "test_upsample"}
 EXAMPLE = "conv=standard-norm=batch-up=interpolate-bs=1"
 
 
-class ExplainError(ABUsageError):
-    """A case or base that explain cannot use; the message says why."""
+class ExplainError(UsageError):
+    """A case or base that explain cannot use; the message says why (exit 4)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,18 @@ def resolve_case(tree: Path, case: str) -> CaseRef:
     return CaseRef(name, f"benchmarks/{files[0].name}::{name}", options)
 
 
+def check_collected(tree: Path, ref: CaseRef, device: str) -> None:
+    """ExplainError for a case the suite does not have, naming the nearest it has, before
+    anything is created or profiled."""
+    ids = collected(tree, device=device, options=ref.options)
+    if ref.node_id in ids:
+        return
+    names = [node.rsplit("::", 1)[-1] for node in ids]
+    near = difflib.get_close_matches(ref.name, names, n=3, cutoff=0.5)
+    hint = f"nearest: {', '.join(near)}" if near else f"e.g. 'test_model[{EXAMPLE}]'"
+    raise ExplainError(f"CASE {ref.name!r}: not a case of this suite; {hint}")
+
+
 def explain(
     case: str,
     base: str | None,
@@ -81,6 +93,7 @@ def explain(
     head_tree = toplevel(Path.cwd())
     ref = resolve_case(head_tree, case)
     sha = resolve_revision(head_tree, base) if base else None
+    check_collected(head_tree, ref, device)
     out.mkdir(parents=True, exist_ok=True)
     repro = repro_command(ref.name, base, device)
     print(f"unet-bench explain: profiling {ref.name} on {device}", file=log, flush=True)
@@ -94,7 +107,7 @@ def explain(
                 raise ExplainError(f"CASE {case!r}: the suite did not run it; see {out}/profiles")
             explained = explain_one(profile, ref.name, repro)
         else:
-            with sigterm_as_interrupt(), base_worktree(head_tree, sha) as base_tree:
+            with base_worktree(head_tree, sha) as base_tree:
                 if not (base_tree / "unet" / "bench" / "profile.py").exists():
                     raise ExplainError(f"--base {base!r}: that revision predates profiling")
                 trees = {"base": base_tree, "head": head_tree}
@@ -121,25 +134,3 @@ def explained_markdown(items: list[Explained], title: str) -> str:
 def write_explained(out: Path, items: list[Explained], title: str) -> None:
     (out / "explain.md").write_text(explained_markdown(items, title) + "\n")
     (out / "explain.json").write_text(json.dumps([i.to_dict() for i in items], indent=2) + "\n")
-
-
-def cmd_explain(args: argparse.Namespace) -> int:
-    """``unet-bench explain``: one case's profile, or its change against ``--base``."""
-    from unet.bench.commands import UsageFailure, device_key
-    from unet.bench.storage import DEFAULT_STORAGE
-
-    device_key(args.device)  # a bad --device is a usage error before anything starts
-    out = args.out or Path(DEFAULT_STORAGE) / "explain" / time.strftime("%Y%m%d-%H%M%S")
-    try:
-        explained = explain(args.case, args.base, args.device, out.resolve(), args.turns)
-    except ABUsageError as err:  # an unknown case or revision, or a suite that failed
-        raise UsageFailure(str(err)) from None
-    except KeyboardInterrupt:
-        print("unet-bench explain: interrupted; the base worktree was removed", file=sys.stderr)
-        return 130
-    if explained.attribution is None:
-        print(f"{explained.case}: not attributed: {explained.note}")
-    else:
-        print(attribution_text(explained.attribution))
-    print(f"unet-bench explain: wrote {out}/explain.md, explain.json and traces", file=sys.stderr)
-    return 0

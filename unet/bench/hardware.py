@@ -42,10 +42,9 @@ def resolve_device(name: str, touch: bool = True) -> torch.device:
     also when the CUDA device named cannot run work (``preflight``; ``touch``: allocate on it,
     which a process that only starts others must not do: its context would hold a GPU in
     exclusive-process mode against them)."""
-    from unet.choices import unsupported
+    from unet.bench.values import check_device_name
 
-    if name not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", name):
-        raise ValueError(unsupported("--device", name, ["auto", "cpu", "cuda", "cuda:N"]))
+    check_device_name(name)
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():

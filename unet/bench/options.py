@@ -12,12 +12,18 @@ import torch
 
 from unet.bench.axes import AUTOCAST_DTYPES, MODES
 from unet.bench.compiled import COMPILE_MODES
+from unet.bench.defaults import MIN_EFFECT
 from unet.bench.hardware import resolve_device
 from unet.bench.manifest import DEFAULT_PATH as MANIFEST
 from unet.bench.profile import PROFILE_SECONDS
 from unet.bench.runner import DTYPES
-from unet.bench.verdict import MIN_EFFECT
-from unet.choices import unsupported
+from unet.bench.values import (
+    batch_sizes,
+    min_effect,
+    one_of,
+    profile_seconds,
+    warmup_seconds,
+)
 
 DEFAULT_BATCH_SIZES = (1, 32)
 
@@ -29,69 +35,10 @@ def device(text: str) -> torch.device:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def _one_of(option: str, choices: list[str]):
-    """A ``type=`` callable accepting only ``choices``; the error names the valid ones."""
-
-    def parse(text: str) -> str:
-        if text not in choices:
-            raise argparse.ArgumentTypeError(unsupported(option, text, choices))
-        return text
-
-    return parse
-
-
-dtype_name = _one_of("--dtype", sorted(DTYPES))
-autocast_name = _one_of("--autocast", list(AUTOCAST_DTYPES))
-compile_mode = _one_of("--compile", list(COMPILE_MODES))
-mode_name = _one_of("--mode", list(MODES))
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def batch_sizes(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(s) for s in text.split(","))
-    except ValueError:
-        sizes = ()
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(
-            f"--batch-sizes {text!r}: expected comma-separated positive integers, e.g. 1,32"
-        )
-    return sizes
-
-
-def _at_least_zero(option: str, unit: str):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = -1.0
-        if not value >= 0:  # also refuses nan
-            raise argparse.ArgumentTypeError(
-                f"{option} {text!r}: expected a number >= 0 ({unit}); valid range [0, inf)"
-            )
-        return value
-
-    return parse
-
-
-warmup_seconds = _at_least_zero("--warmup-time", "seconds")
-min_effect = _at_least_zero("--min-effect", "a fraction of the median: 0.03 = 3 %")
-
-
-def profile_seconds(text: str) -> float:
-    value = _at_least_zero("--profile-time", "seconds")(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"--profile-time {text!r}: expected seconds > 0")
-    return value
+dtype_name = one_of("--dtype", sorted(DTYPES))
+autocast_name = one_of("--autocast", list(AUTOCAST_DTYPES))
+compile_mode = one_of("--compile", list(COMPILE_MODES))
+mode_name = one_of("--mode", list(MODES))
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -167,15 +114,14 @@ def _add_profile_options(g: pytest.OptionGroup) -> None:
         "--profile-dir",
         type=Path,
         default=None,
-        help="profile every case after its timing (torch.profiler) and write its per-operator "
-        "profile and Chrome trace here; saved and compared runs keep the profile in any case",
+        # for the processes `explain` and `ab` start, not users: hidden from --help
+        help=argparse.SUPPRESS,
     )
     g.addoption(
         "--profile-time",
         type=profile_seconds,
         default=PROFILE_SECONDS,
-        help=f"seconds of calls per case profile, > 0 (default {PROFILE_SECONDS}; "
-        "unet-bench explain and ab use 1)",
+        help=argparse.SUPPRESS,  # seconds (> 0) per case profile; explain and ab use 1
     )
 
 
@@ -214,12 +160,13 @@ def _add_gate_options(g: pytest.OptionGroup) -> None:
     g.addoption(
         "--skip-costs",
         action="store_true",
-        help="do not count costs (no cost gate); for A/B workers that do not count them",
+        help=argparse.SUPPRESS,  # A/B workers and profiling processes that do not count costs
     )
     g.addoption(
         "--allow-other-hardware",
         action="store_true",
-        help="compare against a run from different hardware (latencies not comparable)",
+        help="compare against a run from other hardware or that measured other axes (dtype, "
+        "mode, compile, ...): both refusals are waived (latencies may not be comparable)",
     )
 
 

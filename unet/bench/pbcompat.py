@@ -21,7 +21,6 @@ from packaging.version import InvalidVersion, Version
 SUPPORTED = (Version("5.1.0"), Version("6"))
 # pytest 9.2 dropped Node._nodeid, which pytest-benchmark read before 5.3.1
 NEWER_PYTEST_NEEDS = (Version("9.2"), Version("5.3.1"))
-REQUIREMENT = f"pytest-benchmark[histogram]>={SUPPORTED[0]},<{SUPPORTED[1]}"
 
 
 def installed_version() -> str:

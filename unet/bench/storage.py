@@ -16,7 +16,6 @@ from unet.bench import pbcompat
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
 COMMITTED_BASELINES = BENCHMARKS_DIR / "baselines"
-DEFAULT_STORAGE = ".benchmarks"
 
 
 def storage_root(option: str) -> Path | None:

@@ -35,9 +35,10 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
+from unet.bench.defaults import MIN_EFFECT
+
 REGRESSION, IMPROVEMENT, NO_CHANGE, UNSURE = "regression", "improvement", "no change", "unsure"
 ALPHA = 0.01  # significance level of the rank test
-MIN_EFFECT = 0.03  # smallest relative change of the median that counts (3 %)
 MIN_SAMPLES = 5  # fewer rounds than this on a side cannot support a verdict
 MAX_DISPERSION = 0.10  # IQR / median above this marks a side as noisy
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from unet.bench.ab import worker
 from unet.bench.ab.schedule import SIDES, Grant, Schedule, WorkerState
-from unet.bench.ab.settings import PAIRED_WORKERS, ABError, ABSettings
+from unet.bench.ab.settings import ABError, ABSettings
+from unet.bench.defaults import PAIRED_WORKERS
 
 
 @dataclass

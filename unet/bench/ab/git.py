@@ -1,10 +1,10 @@
-"""The base revision in a temporary git worktree, removed on the way out (also on SIGTERM)."""
+"""git for the A/B: revisions checked, and the base revision in a temporary worktree removed on
+the way out (also on Ctrl-C or SIGTERM, which ``unet.cli.main`` turns into KeyboardInterrupt)."""
 
 from __future__ import annotations
 
 import contextlib
 import shutil
-import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -59,17 +59,3 @@ def base_worktree(repo: Path, sha: str) -> Iterator[Path]:
         )
         subprocess.run(["git", "-C", str(repo), "worktree", "prune"], capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Let SIGTERM unwind like Ctrl-C so cleanup runs."""
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from unet.bench.ab import worker
 from unet.bench.ab.coordinator import WorkerProcess, run_generation
-from unet.bench.ab.git import base_worktree, resolve_revision, sigterm_as_interrupt, toplevel
+from unet.bench.ab.git import base_worktree, resolve_revision, toplevel
 from unet.bench.ab.legacy import measure_in_process_blocks
 from unet.bench.ab.result import ABMode, ABResult
 from unet.bench.ab.schedule import SIDES, Schedule
-from unet.bench.ab.settings import PAIRED_WORKERS, ABSettings
+from unet.bench.ab.settings import ABSettings
 from unet.bench.attribution import (
     Explained,
     ProfileError,
@@ -25,6 +25,7 @@ from unet.bench.attribution import (
     profile_in_turns,
     repro_command,
 )
+from unet.bench.defaults import PAIRED_WORKERS
 from unet.bench.runs import cost_changes_between, demote_throttled
 from unet.bench.verdict import Verdict, compare_generations, failed, judge_and_confirm
 
@@ -51,7 +52,7 @@ def check_base(settings: ABSettings, base_rev: str) -> tuple[Path, str]:
 def run_ab(settings: ABSettings, base_rev: str) -> ABResult:
     head_tree, sha = check_base(settings, base_rev)
     settings.out.mkdir(parents=True, exist_ok=True)
-    with sigterm_as_interrupt(), base_worktree(head_tree, sha) as base_tree:
+    with base_worktree(head_tree, sha) as base_tree:
         trees = {"base": base_tree, "head": head_tree}
         if speaks_paired_protocol(base_tree):
             result = measure_paired(settings, trees, ABResult(base_rev=base_rev))

@@ -9,22 +9,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from unet.bench.ab.worker import DEFAULT_BLOCKS
+from unet.bench.defaults import DEFAULT_BLOCKS, MIN_EFFECT
+from unet.bench.errors import ToolError, UsageError
 from unet.bench.invoke import suite_command
 from unet.bench.runs import Run, load_run, merge_runs
-from unet.bench.verdict import MIN_EFFECT
 
-# Worker processes per side: a process has its own speed (memory placement, kernel code); with
+# PAIRED_WORKERS per side: a process has its own speed (memory placement, kernel code); with
 # two per side that spread shows between the process medians instead of passing for a change.
-PAIRED_WORKERS = 2
 
 
-class ABError(RuntimeError):
-    """A/B could not run (a suite that crashed or wrote no results)."""
+class ABError(ToolError):
+    """A/B could not run (a suite that crashed or wrote no results, a git command that
+    failed): exit 2."""
 
 
-class ABUsageError(ABError):
-    """A/B was asked for something that cannot be (an unknown revision, not a git tree)."""
+class ABUsageError(UsageError):
+    """A/B was asked for something that cannot be (an unknown revision, not a git tree): exit
+    4."""
 
 
 @dataclass

@@ -31,12 +31,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from unet.bench import pbcompat
+from unet.bench.defaults import DEFAULT_BLOCKS
 
 PROTOCOL = 1  # bump on any change to the messages above
 ENV_FD = "UNET_BENCH_AB_FD"
 ENV_SIDE = "UNET_BENCH_AB_SIDE"  # e.g. base-0, head-1
 SETUP, FINAL = "setup", "final"
-DEFAULT_BLOCKS = 6  # round blocks per case and side: even (ABBA), and at least 5 rounds in all
 
 
 class CoordinatorGone(RuntimeError):

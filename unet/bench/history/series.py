@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from unet.bench.errors import UsageError
 from unet.bench.runs import run_from_json
 from unet.bench.storage import unreadable
 from unet.bench.verdict import median_ci
@@ -82,7 +83,7 @@ class History:
         return dict(sorted(out.items()))
 
 
-class HistoryError(ValueError):
+class HistoryError(UsageError, ValueError):
     """No usable run of the asked key; the message says what was found instead."""
 
 

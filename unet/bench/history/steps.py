@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from unet.bench.verdict import MIN_EFFECT
+from unet.bench.defaults import MIN_EFFECT
 
 STEP, CREEP = "step", "creep"
 PENALTY = 3.0  # change-point penalty in units of sigma^2 x ln(n)
@@ -59,11 +59,6 @@ class Change:
     before: float  # level before (seconds; a count for exact fields)
     after: float  # level after
     change: float  # after / before - 1
-
-    @property
-    def first_suspect(self) -> int:
-        """The first point that can hold the cause."""
-        return self.end if self.kind == STEP else self.start + 1
 
 
 def noise_sigma(log_values: Sequence[float], rel_ci_halfwidths: Sequence[float] = ()) -> float:

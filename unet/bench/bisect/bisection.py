@@ -1,24 +1,16 @@
-"""``unet-bench bisect --good REV --bad REV``: arguments, revision checks, the run, the report.
-
-Exit 0 when a first bad commit was found, 1 when nothing regressed between the ends, 4 on bad
-revisions or cases, 130 when interrupted (the worktrees are removed either way)."""
+"""A bisection from start to end: the revision range and case checks, the A/B of the ends,
+then the exact cost pass and the timed search (``unet-bench bisect`` runs it)."""
 
 from __future__ import annotations
 
-import argparse
-import json
 import subprocess
-import sys
-import tempfile
-import time
 from pathlib import Path
 
-from unet.bench.ab.git import git, resolve_revision, sigterm_as_interrupt, toplevel
+from unet.bench.ab.git import git, resolve_revision, toplevel
 from unet.bench.ab.result import ABResult
-from unet.bench.ab.settings import PAIRED_WORKERS, ABError, ABSettings, ABUsageError
-from unet.bench.ab.worker import DEFAULT_BLOCKS
+from unet.bench.ab.settings import ABSettings, ABUsageError
 from unet.bench.bisect.measure import Measurer, cost_lines
-from unet.bench.bisect.report import Bisection, Found, markdown
+from unet.bench.bisect.report import Bisection, Found
 from unet.bench.bisect.search import (
     BAD,
     Evidence,
@@ -28,48 +20,8 @@ from unet.bench.bisect.search import (
     first_bad,
     verdict_line,
 )
-from unet.bench.invoke import suite_command
-from unet.bench.options import min_effect, positive_int
-from unet.bench.storage import DEFAULT_STORAGE
-from unet.bench.verdict import MIN_EFFECT, Verdict, failed
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    bisect = sub.add_parser(
-        "bisect",
-        help="the first commit between --good and --bad at which cases got slower or changed "
-        "cost (paired A/B per step; costs exactly, first)",
-        description="A first A/B of the two ends finds the cases that regress (or takes "
-        "--case). Cost changes are bisected first, exactly, one pass per step; slowdowns then, "
-        "each step a paired A/B against --good, unsure steps measured again with more rounds. "
-        "Your working tree is never touched: every commit is measured in a temporary worktree. "
-        "Arguments after -- go to pytest.",
-    )
-    bisect.add_argument("--good", required=True, help="a revision without the regression")
-    bisect.add_argument("--bad", required=True, help="a later revision with it")
-    bisect.add_argument(
-        "--case",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="a case to bisect, full name or id (repeatable; default: the "
-        "cases that regress between the ends)",
-    )
-    bisect.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
-    bisect.add_argument("--quick", action="store_true", help="the quick tier")
-    bisect.add_argument(
-        "--blocks",
-        type=positive_int,
-        default=DEFAULT_BLOCKS,
-        help=f"round blocks per case and side of each A/B ({DEFAULT_BLOCKS}); "
-        "an unsure step doubles them",
-    )
-    bisect.add_argument(
-        "--min-effect", type=min_effect, default=MIN_EFFECT, help="default 0.03 (3 %%), >= 0"
-    )
-    bisect.add_argument("--out", type=Path, help="output folder (.benchmarks/bisect/<time>)")
-    bisect.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
-    bisect.set_defaults(func=cmd_bisect)
+from unet.bench.invoke import collected
+from unet.bench.verdict import Verdict, failed
 
 
 def commit_range(repo: Path, good_rev: str, bad_rev: str) -> list[str]:
@@ -92,21 +44,12 @@ def commit_range(repo: Path, good_rev: str, bad_rev: str) -> list[str]:
 def check_cases(repo: Path, settings: ABSettings, refs: list) -> None:
     """ABUsageError naming the ``--case``s that the suite (as in the working tree) does not
     collect, before anything is measured."""
-    with tempfile.TemporaryDirectory() as scratch:  # nothing is created under --out yet
-        options = ["--collect-only", "-q", *settings.pytest_args]
-        command = suite_command(
-            [r.node_id for r in refs],
-            device=settings.device,
-            storage=Path(scratch),
-            quick=settings.quick,
-            options=options,
-        )
-        proc = subprocess.run(
-            command, cwd=repo, env=ABSettings.env(repo), capture_output=True, text=True
-        )
-    missing = [r.name for r in refs if r.node_id not in proc.stdout]
-    if proc.returncode or missing:
-        names = ", ".join(repr(n) for n in missing or [r.name for r in refs])
+    ids = collected(
+        repo, device=settings.device, quick=settings.quick, options=settings.pytest_args
+    )
+    missing = [r.name for r in refs if r.node_id not in ids]
+    if missing:
+        names = ", ".join(repr(n) for n in missing)
         raise ABUsageError(
             f"--case {names}: not a case of this suite{' (quick tier)' if settings.quick else ''}"
             "; `pytest benchmarks --collect-only -q` lists them, e.g. "
@@ -186,36 +129,3 @@ def bisect_time(
 
     first = b.commits[first_bad(b.commits, step)]
     return Found("slower", first, subjects[first], cases)
-
-
-def cmd_bisect(args: argparse.Namespace) -> int:
-    from unet.bench.commands import UsageFailure, device_key
-
-    device_key(args.device, workers=2 * PAIRED_WORKERS)  # a usage error before anything starts
-    out = (args.out or Path(DEFAULT_STORAGE) / "bisect" / time.strftime("%Y%m%d-%H%M%S")).resolve()
-    settings = ABSettings(
-        repo=Path.cwd(),
-        out=out,
-        device=args.device,
-        quick=args.quick,
-        blocks=args.blocks,
-        min_effect=args.min_effect,
-        pytest_args=list(args.pytest_args),
-        command_name="bisect",
-    )
-    started = time.perf_counter()
-    try:
-        with sigterm_as_interrupt():
-            b = run(settings, args.good, args.bad, args.case)
-    except ABError as err:  # a bad revision or case (usage), or a suite that crashed
-        raise UsageFailure(str(err)) from None
-    except KeyboardInterrupt:
-        print("unet-bench bisect: interrupted; the worktrees were removed", file=sys.stderr)
-        return 130
-    text = markdown(b, time.perf_counter() - started)
-    print(text)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bisect.md").write_text(text + "\n")
-    (out / "bisect.json").write_text(json.dumps(b.to_dict(), indent=2))
-    print(f"unet-bench bisect: wrote {out}/bisect.md, bisect.json", file=sys.stderr)
-    return 0 if b.found else 1

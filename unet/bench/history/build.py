@@ -1,52 +1,20 @@
-"""``unet-bench history``: the saved runs of one hardware key as a page, PNGs and a summary.
-
-``add_parser`` declares the arguments; ``run`` does the work and can be called from code."""
+"""The history of one hardware key (``run``) or of every key found (``run_all``): the page, PNGs
+and summary that ``unet-bench history`` writes, callable from code."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
+from unet.bench.defaults import MIN_EFFECT
 from unet.bench.history.findings import all_findings
 from unet.bench.history.page import render_page
 from unet.bench.history.plots import markdown_summary, plot_group, slug
-from unet.bench.history.series import HistoryError, load_history, run_files
-from unet.bench.options import min_effect
-from unet.bench.storage import DEFAULT_STORAGE, committed_baselines, keyed_storage, unreadable
-from unet.bench.verdict import MIN_EFFECT
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    history = sub.add_parser(
-        "history",
-        help="the saved runs of one hardware key in commit order: steps, creeps and exact "
-        "cost changes, as an HTML page, PNGs and Markdown",
-        description="Reads pytest-benchmark run files (default: this machine's local runs and "
-        "committed baselines; or files and folders, e.g. CI artifacts, searched recursively), "
-        "keeps those of one hardware key, pools runs of the same commit and detects where each "
-        "case's median stepped or crept. Writes index.html (works from the file), one PNG per "
-        "group, history.md and history.json.",
-    )
-    history.add_argument("sources", type=Path, nargs="*", help="run files or folders")
-    history.add_argument(
-        "--key",
-        help="hardware key (default: the sources' one key, else "
-        "this machine's); 'all': a page per key found, and an index",
-    )
-    history.add_argument("--device", default="auto", help="whose key by default (auto)")
-    history.add_argument("--storage", default=DEFAULT_STORAGE, help="local run folder")
-    history.add_argument("--out", type=Path, help="output folder (.benchmarks/history/<key>)")
-    history.add_argument(
-        "--min-effect", type=min_effect, default=MIN_EFFECT, help="smallest step (0.03)"
-    )
-    history.set_defaults(func=cmd_history)
-
-
-ALL = "all"
+from unet.bench.history.series import HistoryError, load_history
+from unet.bench.storage import unreadable
 
 
 def by_key(files: Sequence[Path]) -> dict[str, list[Path]]:
@@ -58,31 +26,6 @@ def by_key(files: Sequence[Path]) -> dict[str, list[Path]]:
             key = data.get("machine_info", {}).get("unet_bench", {}).get("key", "?")
             keys.setdefault(key, []).append(path)
     return keys
-
-
-def cmd_history(args: argparse.Namespace) -> int:
-    from unet.bench.commands import UsageFailure, device_key
-
-    try:
-        if args.sources:
-            files = run_files(args.sources)
-            keys = by_key(files)
-            key = args.key or (next(iter(keys)) if len(keys) == 1 else device_key(args.device))
-        else:
-            key = args.key or device_key(args.device)
-            local = keyed_storage(Path(args.storage), key)
-            files = sorted(local.glob("*.json")) if local.is_dir() else []
-            files += committed_baselines(key)
-        out = args.out or Path(args.storage) / "history" / key
-        if key == ALL:
-            written = run_all(files, out, args.min_effect)
-        else:
-            written = run(files, key, out, args.min_effect)
-    except HistoryError as err:
-        raise UsageFailure(str(err)) from None
-    for path in written:
-        print(f"unet-bench history: wrote {path}", file=sys.stderr)
-    return 0
 
 
 def run(files: Sequence[Path], key: str, out: Path, min_effect: float = MIN_EFFECT) -> list[Path]:

@@ -1,0 +1,71 @@
+"""``unet-bench ab --base REV``: same-runner A/B of a base revision against the working tree."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from unet.bench.commands.common import (
+    add_blocks,
+    add_device,
+    add_min_effect,
+    add_out,
+    add_pytest_args,
+    add_quick,
+    output_folder,
+)
+from unet.bench.errors import FOUND, NOTHING_FOUND
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    ab = sub.add_parser(
+        "ab",
+        help="same-runner A/B: a base revision vs the working tree, interleaved, with verdicts",
+        description="Checks out BASE in a temporary git worktree, runs its suite and the "
+        "working tree's in alternating round blocks on this machine, re-measures suspected "
+        "regressions, prints the verdict table (Markdown) and writes ab.md, ab.json, ab.png. "
+        "Exit 1 on a confirmed regression or a cost change. Arguments after -- go to pytest.",
+    )
+    ab.add_argument("--base", required=True, help="git revision to compare against, e.g. main")
+    add_device(ab)
+    add_quick(ab)
+    add_blocks(ab)
+    add_min_effect(ab)
+    add_out(ab, "ab")
+    add_pytest_args(ab)
+    ab.set_defaults(handler=run, interrupted="the base worktree was removed")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from unet.bench.ab.runner import run_ab
+    from unet.bench.ab.settings import ABSettings
+    from unet.bench.ab.summary import ab_markdown
+    from unet.bench.commands.common import device_key
+    from unet.bench.defaults import PAIRED_WORKERS
+    from unet.bench.report import plot_ab
+    from unet.bench.verdict import failed
+
+    device_key(args.device, workers=2 * PAIRED_WORKERS)  # a usage error before anything starts
+    out = output_folder(args.out, "ab")
+    settings = ABSettings(
+        repo=Path.cwd(),
+        out=out,
+        device=args.device,
+        quick=args.quick,
+        blocks=args.blocks,
+        min_effect=args.min_effect,
+        pytest_args=args.pytest_args,
+    )
+    started = time.perf_counter()
+    result = run_ab(settings, args.base)  # checks the revision before creating ``out``
+    markdown = ab_markdown(result, time.perf_counter() - started)
+    print(markdown)
+    (out / "ab.md").write_text(markdown + "\n")
+    result.write_json(out / "ab.json")
+    if result.verdicts:
+        plot_ab(result.verdicts, out / "ab.png", f"A/B: {args.base} vs working tree")
+    print(f"unet-bench ab: wrote {out}/ab.md, ab.json, ab.png", file=sys.stderr)
+    return FOUND if failed(result.verdicts) or result.cost_changes else NOTHING_FOUND

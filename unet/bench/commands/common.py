@@ -1,0 +1,101 @@
+"""What the commands share: their arguments, declared once with a ``type=`` that checks them,
+the output folder, and the hardware key of ``--device``.
+
+Imports nothing heavy at module level: every parser is built for ``--help`` without torch."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from unet.bench.defaults import DEFAULT_BLOCKS, DEFAULT_STORAGE, MIN_EFFECT
+from unet.bench.errors import UsageError
+from unet.bench.values import (
+    DEVICE_NAMES,
+    device_name,
+    min_effect,
+    positive_int,
+    storage_folder,
+)
+
+
+def add_device(parser: argparse.ArgumentParser, role: str = "where the suite runs") -> None:
+    parser.add_argument(
+        "--device",
+        type=device_name,
+        default="auto",
+        help=f"{role}: {', '.join(DEVICE_NAMES)} (default auto: CUDA when present, else CPU)",
+    )
+
+
+def add_storage(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage",
+        type=storage_folder,
+        default=Path(DEFAULT_STORAGE),
+        help=f"the local run folder, or a file:// URL ({DEFAULT_STORAGE})",
+    )
+
+
+def add_out(parser: argparse.ArgumentParser, command: str, what: str = "output folder") -> None:
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help=f"{what} (default {DEFAULT_STORAGE}/{command}/<time>); refused if it holds files",
+    )
+
+
+def add_quick(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="the quick tier (CPU CI)")
+
+
+def add_min_effect(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--min-effect",
+        type=min_effect,
+        default=MIN_EFFECT,
+        help=f"smallest relative change of the median that counts (default {MIN_EFFECT:g}, >= 0)",
+    )
+
+
+def add_blocks(parser: argparse.ArgumentParser, extra: str = "") -> None:
+    parser.add_argument(
+        "--blocks",
+        type=positive_int,
+        default=DEFAULT_BLOCKS,
+        help=f"round blocks per case and side, base and head alternating ({DEFAULT_BLOCKS}){extra}",
+    )
+
+
+def add_pytest_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
+
+
+def output_folder(out: Path | None, command: str) -> Path:
+    """``--out`` resolved, or a new ``.benchmarks/<command>/<time>``; UsageError for a path that
+    is a file or a folder that holds files, so that no earlier result is overwritten. Nothing
+    is created here."""
+    if out is None:
+        return (Path(DEFAULT_STORAGE) / command / time.strftime("%Y%m%d-%H%M%S")).resolve()
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: is a file; name a new or empty folder")
+    if out.is_dir() and any(out.iterdir()):
+        raise UsageError(
+            f"--out {out}: holds files already (an earlier result?); name a new or empty folder"
+        )
+    return out.resolve()
+
+
+def device_key(device: str, workers: int = 1) -> str:
+    """The hardware key of ``--device``; UsageError for a device that cannot be used, or that
+    cannot take the ``workers`` suites a command runs on it at once (A/B's paired workers)."""
+    from unet.bench import hardware
+
+    try:
+        if workers > 1 and (why := hardware.exclusive_process_refusal(device, workers)):
+            raise ValueError(why)
+        resolved = hardware.resolve_device(device, touch=False)  # its suites use the GPU
+        return hardware.hardware_key(hardware.hardware_info(resolved))
+    except ValueError as err:  # CUDA asked for without a GPU, a locked GPU
+        raise UsageError(str(err)) from None
