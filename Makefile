@@ -30,9 +30,11 @@ costs: $(STAMP)
 cost-gate: $(STAMP)
 	$(PY) -m pytest benchmarks --benchmark-disable -q -p no:cacheprovider
 
+# ruff (complexity included) and the import contracts: the layers of unet/bench (pyproject.toml)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 # The lane for every change: lint, the in-process unit tests and the cost gate (about 3 min).
 test: lint

@@ -11,10 +11,10 @@ import functools
 import pytest
 
 from benchmarks.cases import model_cases, norm_cases, upsample_cases
-from unet.bench.axes import id_suffix
-from unet.bench.state import suite_state
+from unet.bench.results.axes import id_suffix
+from unet.bench.suite.state import suite_state
 
-pytest_plugins = ["unet.bench.plugin"]
+pytest_plugins = ["unet.bench.suite.plugin"]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -74,8 +74,8 @@ stage_env() {
         --format=csv || echo "no nvidia-smi"
     "$py" -c "
 import json, torch
-from unet.bench import precision
-from unet.bench.hardware import hardware_info, resolve_device
+from unet.bench.measure import precision
+from unet.bench.measure.hardware import hardware_info, resolve_device
 device = resolve_device('cuda')  # the preflight: exit here with the reason if the GPU refuses
 print('torch', torch.__version__, 'cuda', torch.version.cuda)
 print(json.dumps({**hardware_info(device), 'numerics': precision.settings()}, indent=1))

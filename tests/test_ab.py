@@ -239,7 +239,7 @@ def test_ctrl_c_removes_the_worktree(clone, tmp_path):
 
 @pytest.mark.e2e
 def test_a_base_without_paired_workers_is_measured_in_process_blocks(clone, tmp_path):
-    worker = clone / "unet" / "bench" / "ab" / "worker.py"
+    worker = clone / "unet" / "bench" / "measure" / "turns.py"
     text = worker.read_text()
     worker.write_text(text.replace("PROTOCOL = 1", "PROTOCOL = 0"))
     git(clone, "commit", "-qam", "a base that speaks another protocol")

@@ -3,7 +3,7 @@
 import json
 
 from unet.bench.ab.result import ABResult, load_ab_json
-from unet.bench.verdict import compare_processes
+from unet.bench.stats.verdict import compare_processes
 
 # the first verdict of an ab.json written by the version before the rename (fields verdict,
 # base_blocks, head_blocks), abridged to the fields that version had

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from unet.bench.ab import worker as abworker
 from unet.bench.ab.schedule import Schedule, WorkerState
+from unet.bench.measure import turns as abworker
 
 
 def make_workers(cases: dict[str, list[str]]) -> list[WorkerState]:

@@ -8,16 +8,9 @@ import pytest
 import torch
 
 from unet import build_model
-from unet.bench.profile import (
-    OUTSIDE,
-    CaseProfile,
-    OpTime,
-    attribute,
-    breakdown,
-    kernel_figures,
-    profile_call,
-)
-from unet.bench.render import attribution_table, attribution_text
+from unet.bench.measure.profile import kernel_figures, profile_call
+from unet.bench.output.render import attribution_table, attribution_text
+from unet.bench.stats.attribution import OUTSIDE, CaseProfile, OpTime, attribute, breakdown
 
 CPU = torch.device("cpu")
 
@@ -174,7 +167,7 @@ def test_a_confirmed_verdict_regression_is_attributed_to_its_operator(tmp_path):
 def test_self_times_agree_with_torch_key_averages(model_call):
     from torch.profiler import ProfilerActivity, profile
 
-    from unet.bench.profile import self_times
+    from unet.bench.measure.profile import self_times
 
     _, call = model_call
     with profile(activities=[ProfilerActivity.CPU]) as prof:

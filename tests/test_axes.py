@@ -10,8 +10,8 @@ import torch
 from drive import FAST, in_process, saved_files, suite
 from torch import nn
 
-from unet.bench.axes import differing_axes, id_suffix, key_suffix
-from unet.bench.runner import CaseRunner
+from unet.bench.measure.runner import CaseRunner
+from unet.bench.results.axes import differing_axes, id_suffix, key_suffix
 
 TRAIN = [*FAST, "--mode", "train"]
 

@@ -5,16 +5,21 @@ from pathlib import Path
 import pytest
 import torch
 
-from unet.bench.hardware import differing_fields, hardware_info, hardware_key, resolve_device
-from unet.bench.manifest import (
+from unet.bench.measure.hardware import (
+    differing_fields,
+    hardware_info,
+    hardware_key,
+    resolve_device,
+)
+from unet.bench.measure.timing import synchronized, warmup
+from unet.bench.output.render import cost_change_table
+from unet.bench.results.manifest import (
     ManifestError,
     cost_changes,
     load_manifest,
     write_manifest,
 )
-from unet.bench.render import cost_change_table
-from unet.bench.storage import committed_baselines, save_baseline, unreadable
-from unet.bench.timing import synchronized, warmup
+from unet.bench.results.storage import committed_baselines, save_baseline, unreadable
 from unet.cli import main
 
 H200 = {
@@ -128,7 +133,7 @@ def test_synchronized_is_transparent_on_cpu():
 
 @pytest.mark.cuda
 def test_device_time_and_peak_memory_on_cuda():
-    from unet.bench.timing import device_time, peak_memory_bytes
+    from unet.bench.measure.timing import device_time, peak_memory_bytes
 
     x = torch.randn(64, 64, device="cuda")
     seconds, method = device_time(lambda: x @ x, torch.device("cuda"))

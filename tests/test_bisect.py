@@ -15,7 +15,7 @@ from drive import CPU, command
 from test_ab import RELU_AFTER_TRANSPOSED, slow_interpolate
 
 from unet.bench.bisect.search import BAD, GOOD, Evidence, Slowdown, decide_time, first_bad
-from unet.bench.verdict import NO_CHANGE, REGRESSION, UNSURE, Verdict
+from unet.bench.stats.verdict import NO_CHANGE, REGRESSION, UNSURE, Verdict
 
 REPO = Path(__file__).resolve().parents[1]
 SLOW_INTERPOLATE = slow_interpolate(0.01)  # about 9x the ~1.2 ms upsampling case here

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from unet.bench.manifest import DEFAULT_PATH
+from unet.bench.results.manifest import DEFAULT_PATH
 from unet.cli import main
 
 

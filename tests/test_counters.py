@@ -4,8 +4,14 @@ import torch
 from torch import nn
 
 from unet import build_model
-from unet.bench.counters import CallCounts, count_call, count_module_call
-from unet.bench.manifest import cost_changes, cost_entry, lacks_counters, merged_entry, shown
+from unet.bench.measure.counters import CallCounts, count_call, count_module_call
+from unet.bench.results.manifest import (
+    cost_changes,
+    cost_entry,
+    lacks_counters,
+    merged_entry,
+    shown,
+)
 
 MIB = 2**20
 

@@ -8,7 +8,7 @@ import json
 import pytest
 from drive import FAST, suite
 
-from unet.bench.manifest import DEFAULT_PATH
+from unet.bench.results.manifest import DEFAULT_PATH
 
 # every test here starts suites, workers, worktrees or compiles in child processes
 pytestmark = pytest.mark.e2e

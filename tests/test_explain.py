@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from drive import CPU, command
 
-from unet.bench.explain import ExplainError, resolve_case
+from unet.bench.invoke import CaseError, resolve_case
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,7 +47,7 @@ def test_cases_resolve_from_full_names_and_bare_ids(case, node_id, options):
 
 
 def test_an_unknown_case_names_the_argument_and_an_example():
-    with pytest.raises(ExplainError, match=r"CASE 'cnv=standard': no such benchmark; .*e\.g\."):
+    with pytest.raises(CaseError, match=r"CASE 'cnv=standard': no such benchmark; .*e\.g\."):
         resolve_case(REPO, "cnv=standard")
 
 

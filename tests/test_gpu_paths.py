@@ -18,14 +18,19 @@ from test_bench_helpers import H200
 from torch import nn
 from torch.autograd import DeviceType
 
-from unet.bench import hardware, precision, timing
-from unet.bench.compiled import CompiledCase, graph_use
-from unet.bench.counters import count_call, counted_as
-from unet.bench.hardware import differing_fields, driver_from_proc, hardware_key, resolve_device
-from unet.bench.kept import KeptCase, Placement
-from unet.bench.profile import device_kernels, kernel_signature, self_times
-from unet.bench.runner import CaseRunner
-from unet.bench.telemetry import Telemetry, power_capped, throttle_reasons
+from unet.bench.measure import hardware, precision, timing
+from unet.bench.measure.compiled import CompiledCase, graph_use
+from unet.bench.measure.counters import count_call, counted_as
+from unet.bench.measure.hardware import (
+    differing_fields,
+    driver_from_proc,
+    hardware_key,
+    resolve_device,
+)
+from unet.bench.measure.kept import KeptCase, Placement
+from unet.bench.measure.profile import device_kernels, kernel_signature, self_times
+from unet.bench.measure.runner import CaseRunner
+from unet.bench.measure.telemetry import Telemetry, power_capped, throttle_reasons
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -436,7 +441,7 @@ def test_kernel_signature_tells_other_kernel_choices_apart():
 def test_ab_lists_cases_whose_processes_launched_other_kernels():
     from unet.bench.ab.result import ABResult
     from unet.bench.ab.summary import kernel_notes
-    from unet.bench.runs import merge_runs, run_from_json
+    from unet.bench.results.runs import merge_runs, run_from_json
 
     def run(signature: str):
         case = {
@@ -478,7 +483,9 @@ class FakeBenchmark:
 def test_9_a_compiled_case_gets_the_full_warmup_after_its_compile(monkeypatch):
     runner = CaseRunner(torch.device("cpu"), compile_mode="default", warmup_s=0.25, costs=False)
     budgets = []
-    monkeypatch.setattr("unet.bench.runner.warmup", lambda fn, s, n: budgets.append(s) or [1e-3])
+    monkeypatch.setattr(
+        "unet.bench.measure.runner.warmup", lambda fn, s, n: budgets.append(s) or [1e-3]
+    )
     module, x = nn.Conv2d(3, 3, 3), torch.zeros(1, 3, 8, 8)
 
     def compile_case(name, module, x, repeat):
@@ -493,7 +500,7 @@ def test_9_a_compiled_case_gets_the_full_warmup_after_its_compile(monkeypatch):
 def test_12_profiles_wait_until_every_case_is_timed(monkeypatch):
     log: list[str] = []
     monkeypatch.setattr(
-        "unet.bench.runner.profile_call",
+        "unet.bench.measure.runner.profile_call",
         lambda *a, **k: log.append("profiled") or SimpleNamespace(to_dict=lambda: {"calls": 1}),
     )
     runner = CaseRunner(torch.device("cpu"), record_profiles=True, costs=False, warmup_s=0)

@@ -47,10 +47,18 @@ def test_no_code_is_shaped_by_hand_to_pass_a_check():
     assert found == []
 
 
-def test_lint_judges_complexity():
-    lint = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["ruff"]["lint"]
-    assert {"C90", "PLR0912", "PLR0913", "PLR0915"} <= set(lint["select"])
-    assert lint["mccabe"]["max-complexity"] <= 10
+def test_lint_judges_complexity_and_the_layers():
+    tool = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]
+    assert {"C90", "PLR0912", "PLR0913", "PLR0915"} <= set(tool["ruff"]["lint"]["select"])
+    assert tool["ruff"]["lint"]["mccabe"]["max-complexity"] <= 10
+    (layers,) = [c for c in tool["importlinter"]["contracts"] if c["type"] == "layers"]
+    packages = {
+        p.name for p in (REPO / "unet" / "bench").iterdir() if p.is_dir() and p.name[0] != "_"
+    }
+    modules = {p.stem for p in (REPO / "unet" / "bench").glob("*.py") if p.stem != "__init__"}
+    named = {name.strip() for layer in layers["layers"] for name in layer.split("|")}
+    assert named == (packages | modules) - {"__pycache__"}  # every part of the tree has a layer
+    assert "lint-imports" in (REPO / "Makefile").read_text()
 
 
 @pytest.mark.parametrize("path", [p for p in CODE if p != COMPAT], ids=relative)
@@ -67,7 +75,7 @@ def test_conftest_only_registers_the_plugin_and_the_cases():
     conftest = REPO / "benchmarks" / "conftest.py"
     text = conftest.read_text()
     assert len(text.splitlines()) <= MAX_CONFTEST_LINES
-    assert 'pytest_plugins = ["unet.bench.plugin"]' in text
+    assert 'pytest_plugins = ["unet.bench.suite.plugin"]' in text
     hooks = {n.name for n in ast.parse(text).body if isinstance(n, ast.FunctionDef)}
     assert hooks == {"pytest_generate_tests", "run_case"}
 

@@ -132,7 +132,7 @@ def test_low_precision_and_channels_last_agree_with_fp32(tiny, dtype):
 
 @pytest.mark.cuda
 def test_cuda_matches_cpu(tiny):
-    from unet.bench.precision import full_fp32
+    from unet.bench.measure.precision import full_fp32
 
     x = torch.randn(2, 3, 32, 32)
     for variant in list_variants(block_expansion=4, max_features=32, input_size=32):

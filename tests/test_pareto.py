@@ -7,8 +7,14 @@ import json
 import pytest
 from test_report_compare import write_run
 
-from unet.bench.pareto import VariantPoint, pareto_front, plot_pareto, variant_points, variant_table
-from unet.bench.runs import load_run
+from unet.bench.output.pareto import (
+    VariantPoint,
+    pareto_front,
+    plot_pareto,
+    variant_points,
+    variant_table,
+)
+from unet.bench.results.runs import load_run
 from unet.cli import main
 
 
@@ -62,7 +68,7 @@ def test_report_has_the_choice_table_and_writes_the_scatter(tmp_path, capsys):
 
 
 def test_report_puts_runs_of_other_axes_side_by_side(tmp_path, capsys):
-    from unet.bench.sidebyside import plain_id
+    from unet.bench.output.sidebyside import plain_id
 
     assert plain_id("test_model[conv=standard-bs=1-compile=max-autotune-mode=train]") == (
         "test_model[conv=standard-bs=1]"

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from unet.bench.runs import RunError, load_run, merge_runs, require_samples
+from unet.bench.results.runs import RunError, load_run, merge_runs, require_samples
 from unet.cli import main
 
 HW = {"device": "cpu", "cpu": "Test CPU", "torch": "2.13.0", "threads": "2", "key": "cpu-Test"}
@@ -123,7 +123,7 @@ def test_merge_runs_concatenates_samples_and_keeps_costs(tmp_path):
 
 
 def test_history_spread_is_the_scatter_of_saved_medians(tmp_path):
-    from unet.bench.runs import history_spread
+    from unet.bench.results.runs import history_spread
 
     paths = [write_run(tmp_path / f"{i}.json", scale=s, seed=i) for i, s in enumerate([1.0, 1.1])]
     (tmp_path / "broken.json").write_text("{")

@@ -12,8 +12,8 @@ import pytest
 import torch
 from drive import FAST, saved_files, suite
 
-from unet.bench.telemetry import Telemetry, throttle_reasons
-from unet.bench.verdict import NO_CHANGE, REGRESSION, UNSURE, Verdict, demote
+from unet.bench.measure.telemetry import Telemetry, throttle_reasons
+from unet.bench.stats.verdict import NO_CHANGE, REGRESSION, UNSURE, Verdict, demote
 
 FAKE_NVML = '''
 class FakeNVML:
@@ -54,7 +54,7 @@ INSTALL_FAKE = (
     FAKE_NVML
     + """
 import pytest
-from unet.bench.telemetry import Telemetry
+from unet.bench.measure.telemetry import Telemetry
 
 
 @pytest.hookimpl(trylast=True)
@@ -118,7 +118,7 @@ def test_process_block_ab_demotes_a_verdict_on_a_throttled_process(monkeypatch, 
     re-measuring process that ran throttled now makes its case's regression unsure."""
     from unet.bench.ab import legacy
     from unet.bench.ab.result import ABMode, ABResult
-    from unet.bench.runs import Run
+    from unet.bench.results.runs import Run
 
     def run(median: float, reasons: list[str]) -> Run:
         data = [median * (1 + 0.001 * i) for i in range(10)]
@@ -186,7 +186,7 @@ def test_the_suite_marks_a_throttled_case_and_its_verdict_is_unsure(tmp_path):
 
 
 def _run(throttled_by_process: list[list[str]]):
-    from unet.bench.runs import merge_runs, run_from_json
+    from unet.bench.results.runs import merge_runs, run_from_json
 
     runs = []
     for reasons in throttled_by_process:
@@ -201,7 +201,7 @@ def _run(throttled_by_process: list[list[str]]):
 
 
 def test_a_side_throttled_when_any_of_its_processes_was_and_the_report_says_so():
-    from unet.bench.report import latency_table
+    from unet.bench.output.report import latency_table
 
     merged = _run([[], ["sw_power_cap"], ["hw_thermal_slowdown"]])
     extra = merged.cases["test_upsample[up=interpolate-bs=1]"]["extra_info"]

@@ -12,7 +12,7 @@ import torch
 from drive import FAST, suite
 
 from unet import torchcompat
-from unet.bench import state
+from unet.bench.suite import state
 from unet.cli import main
 
 REPO = Path(__file__).resolve().parents[1]

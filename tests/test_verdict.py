@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from unet.bench.render import verdict_table
-from unet.bench.verdict import (
+from unet.bench.output.render import verdict_table
+from unet.bench.stats.verdict import (
     IMPROVEMENT,
     NO_CHANGE,
     REGRESSION,

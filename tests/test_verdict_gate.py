@@ -9,10 +9,10 @@ import weakref
 import torch
 from torch import nn
 
-from unet.bench.gates import ComparedRun, VerdictGate
-from unet.bench.kept import KeptCase
-from unet.bench.runs import Run
-from unet.bench.verdict import NO_CHANGE, REGRESSION
+from unet.bench.measure.kept import KeptCase
+from unet.bench.results.runs import Run
+from unet.bench.stats.verdict import NO_CHANGE, REGRESSION
+from unet.bench.suite.gates import ComparedRun, VerdictGate
 
 
 def saved_run(medians: dict[str, float]) -> ComparedRun:

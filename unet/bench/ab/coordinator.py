@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from unet.bench.ab import worker
 from unet.bench.ab.schedule import SIDES, Grant, Schedule, WorkerState
 from unet.bench.ab.settings import ABError, ABSettings
 from unet.bench.defaults import PAIRED_WORKERS
+from unet.bench.measure import turns as worker
 
 
 @dataclass

@@ -12,8 +12,14 @@ from pathlib import Path
 from unet.bench.ab.result import ABResult
 from unet.bench.ab.schedule import SIDES
 from unet.bench.ab.settings import ABError, ABSettings
-from unet.bench.runs import Run, cost_changes_between, demote_throttled, load_run, merge_runs
-from unet.bench.verdict import Verdict, compare_processes, judge_and_confirm
+from unet.bench.results.runs import (
+    Run,
+    cost_changes_between,
+    demote_throttled,
+    load_run,
+    merge_runs,
+)
+from unet.bench.stats.verdict import Verdict, compare_processes, judge_and_confirm
 
 PYTEST_MAX_TIME_S = 1.0  # pytest-benchmark's default time per case, split across the processes
 PYTEST_MIN_ROUNDS = 5

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from unet.bench.attribution import Explained
-from unet.bench.runs import Run
-from unet.bench.verdict import Verdict
+from unet.bench.results.explained import Explained
+from unet.bench.results.runs import Run
+from unet.bench.stats.verdict import Verdict
 
 
 class ABMode(StrEnum):

@@ -11,26 +11,21 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from unet.bench.ab import worker
 from unet.bench.ab.coordinator import WorkerProcess, run_generation
 from unet.bench.ab.git import base_worktree, resolve_revision, toplevel
 from unet.bench.ab.legacy import measure_in_process_blocks
+from unet.bench.ab.profiling import ProfileError, can_profile, profile_in_turns
 from unet.bench.ab.result import ABMode, ABResult
 from unet.bench.ab.schedule import SIDES, Schedule
 from unet.bench.ab.settings import ABSettings
-from unet.bench.attribution import (
-    Explained,
-    ProfileError,
-    attribute_sides,
-    profile_in_turns,
-    repro_command,
-)
 from unet.bench.defaults import PAIRED_WORKERS
-from unet.bench.runs import cost_changes_between, demote_throttled
-from unet.bench.verdict import Verdict, compare_generations, failed, judge_and_confirm
+from unet.bench.measure import turns as worker
+from unet.bench.results.explained import Explained, attribute_sides, repro_command
+from unet.bench.results.runs import cost_changes_between, demote_throttled
+from unet.bench.stats.verdict import Verdict, compare_generations, failed, judge_and_confirm
 
 # where a tree keeps its worker side: today's path first, then where it lived before
-WORKER_FILES = ("unet/bench/ab/worker.py", "unet/bench/abworker.py")
+WORKER_FILES = ("unet/bench/measure/turns.py", "unet/bench/ab/worker.py", "unet/bench/abworker.py")
 
 
 def speaks_paired_protocol(tree: Path) -> bool:
@@ -74,7 +69,7 @@ def explain_flagged(settings: ABSettings, trees: dict[str, Path], result: ABResu
     if not flagged or result.base is None or result.head is None:
         return []
     repro = {c: repro_command(c, result.base_rev, settings.device) for c in flagged}
-    if not (trees["base"] / "unet" / "bench" / "profile.py").exists():
+    if not can_profile(trees["base"]):
         note = "the base predates profiling; `unet-bench explain` needs a newer base"
         return [Explained(c, why, None, note, repro[c]) for c, why in flagged.items()]
     settings.say(f"profiling {len(flagged)} flagged case(s) on both sides, taking turns")

@@ -13,7 +13,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from unet.bench.ab.worker import FINAL, SETUP
+from unet.bench.measure.turns import FINAL, SETUP
 
 SIDES = ("base", "head")
 

@@ -12,7 +12,7 @@ from typing import TextIO
 from unet.bench.defaults import DEFAULT_BLOCKS, MIN_EFFECT
 from unet.bench.errors import ToolError, UsageError
 from unet.bench.invoke import suite_command
-from unet.bench.runs import Run, load_run, merge_runs
+from unet.bench.results.runs import Run, load_run, merge_runs
 
 # PAIRED_WORKERS per side: a process has its own speed (memory placement, kernel code); with
 # two per side that spread shows between the process medians instead of passing for a change.

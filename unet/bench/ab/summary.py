@@ -4,7 +4,7 @@ summary)."""
 from __future__ import annotations
 
 from unet.bench.ab.result import ABResult
-from unet.bench.runs import kernel_signatures
+from unet.bench.results.runs import kernel_signatures
 
 
 def kernel_notes(result: ABResult) -> list[str]:
@@ -30,9 +30,8 @@ def kernel_notes(result: ABResult) -> list[str]:
 def ab_markdown(result: ABResult, seconds: float) -> str:
     """The verdicts, re-measured and one-sided cases and cost changes, for the job summary."""
     from unet.bench.ab.result import ABMode
-    from unet.bench.explain import explained_markdown
-    from unet.bench.render import cost_change_table, verdict_table
-    from unet.bench.verdict import failed
+    from unet.bench.output.render import cost_change_table, explained_markdown, verdict_table
+    from unet.bench.stats.verdict import failed
 
     how = (
         f"{result.mode}: base and head alternating per round block on this machine; "

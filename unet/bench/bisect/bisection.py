@@ -20,8 +20,8 @@ from unet.bench.bisect.search import (
     first_bad,
     verdict_line,
 )
-from unet.bench.invoke import collected
-from unet.bench.verdict import Verdict, failed
+from unet.bench.invoke import collected, resolve_case
+from unet.bench.stats.verdict import Verdict, failed
 
 
 def commit_range(repo: Path, good_rev: str, bad_rev: str) -> list[str]:
@@ -64,8 +64,6 @@ def subject(repo: Path, commit: str) -> str:
 def run(settings: ABSettings, good_rev: str, bad_rev: str, case_names: list[str]) -> Bisection:
     """Bisect the commits from ``good_rev`` to ``bad_rev`` (``settings.out``: where each step's
     files go). Cost changes first, exactly; then slowdowns."""
-    from unet.bench.explain import resolve_case
-
     repo = toplevel(settings.repo)
     commits = commit_range(repo, good_rev, bad_rev)
     refs = [resolve_case(repo, name) for name in case_names]

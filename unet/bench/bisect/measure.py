@@ -13,7 +13,7 @@ from unet.bench.ab.result import ABResult
 from unet.bench.ab.runner import run_ab
 from unet.bench.ab.settings import ABError, ABSettings
 from unet.bench.invoke import suite_command
-from unet.bench.runs import Run, cost_changes_between, load_run
+from unet.bench.results.runs import Run, cost_changes_between, load_run
 
 # one round, no warmup: the pass is for the costs its first (counted) call records
 COST_PASS = ["--benchmark-min-rounds=1", "--benchmark-max-time=0.000001", "--warmup-time=0"]

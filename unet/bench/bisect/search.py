@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from unet.bench.verdict import NO_CHANGE, REGRESSION, UNSURE, Verdict
+from unet.bench.stats.verdict import NO_CHANGE, REGRESSION, UNSURE, Verdict
 
 MAX_ATTEMPTS = 3  # A/B measurements of one step before it is decided by size
 BAD, GOOD = "bad", "good"

@@ -45,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from unet.bench.ab.summary import ab_markdown
     from unet.bench.commands.common import device_key
     from unet.bench.defaults import PAIRED_WORKERS
-    from unet.bench.report import plot_ab
-    from unet.bench.verdict import failed
+    from unet.bench.output.report import plot_ab
+    from unet.bench.stats.verdict import failed
 
     device_key(args.device, workers=2 * PAIRED_WORKERS)  # a usage error before anything starts
     out = output_folder(args.out, "ab")

@@ -90,7 +90,7 @@ def output_folder(out: Path | None, command: str) -> Path:
 def device_key(device: str, workers: int = 1) -> str:
     """The hardware key of ``--device``; UsageError for a device that cannot be used, or that
     cannot take the ``workers`` suites a command runs on it at once (A/B's paired workers)."""
-    from unet.bench import hardware
+    from unet.bench.measure import hardware
 
     try:
         if workers > 1 and (why := hardware.exclusive_process_refusal(device, workers)):

@@ -11,8 +11,8 @@ from unet.bench.commands.common import add_min_effect
 from unet.bench.errors import FOUND, NOTHING_FOUND, UsageError
 
 if TYPE_CHECKING:
-    from unet.bench.runs import Run
-    from unet.bench.verdict import Verdict
+    from unet.bench.results.runs import Run
+    from unet.bench.stats.verdict import Verdict
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -41,8 +41,8 @@ def compare_runs(
     base: Run, head: Run, min_effect: float
 ) -> tuple[list[Verdict], list[tuple[str, str, object, object]]]:
     """Verdicts and cost changes for every case present in both runs."""
-    from unet.bench.runs import cost_changes_between, demote_throttled
-    from unet.bench.verdict import Thresholds, compare_samples
+    from unet.bench.results.runs import cost_changes_between, demote_throttled
+    from unet.bench.stats.verdict import Thresholds, compare_samples
 
     judged = [
         compare_samples(
@@ -56,9 +56,9 @@ def compare_runs(
 def load_pair(args: argparse.Namespace) -> tuple[Run, Run]:
     """Both runs, refused (UsageError) unless they have raw samples and come from the same
     hardware and axes (or --allow-other-hardware)."""
-    from unet.bench.axes import differing_axes, other_axes_message
-    from unet.bench.hardware import differing_fields, other_hardware_message
-    from unet.bench.runs import RunError, load_run, require_samples
+    from unet.bench.measure.hardware import differing_fields, other_hardware_message
+    from unet.bench.results.axes import differing_axes, other_axes_message
+    from unet.bench.results.runs import RunError, load_run, require_samples
 
     try:
         base, head = load_run(args.base), load_run(args.head)
@@ -78,9 +78,9 @@ def load_pair(args: argparse.Namespace) -> tuple[Run, Run]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from unet.bench.attribution import between_runs
-    from unet.bench.render import attribution_table, cost_change_table, verdict_table
-    from unet.bench.verdict import failed
+    from unet.bench.output.render import attribution_table, cost_change_table, verdict_table
+    from unet.bench.results.explained import between_runs
+    from unet.bench.stats.verdict import failed
 
     base, head = load_pair(args)
     verdicts, changes = compare_runs(base, head, args.min_effect)

@@ -18,8 +18,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from unet.bench.counters import model_counts
-    from unet.bench.render import mib, numeric_columns, table
+    from unet.bench.measure.counters import model_counts
+    from unet.bench.output.render import numeric_columns, table
+    from unet.bench.units import mib
     from unet.config import list_variants
     from unet.costs import cost_table
 

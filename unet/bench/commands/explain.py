@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from unet.bench.commands.common import device_key
     from unet.bench.explain import explain
-    from unet.bench.render import attribution_text
+    from unet.bench.output.render import attribution_text
 
     device_key(args.device)  # a bad --device is a usage error before anything starts
     out = output_folder(args.out, "explain")

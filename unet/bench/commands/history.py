@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from unet.bench.commands.common import device_key
     from unet.bench.history import build
     from unet.bench.history.series import run_files
-    from unet.bench.storage import committed_baselines, keyed_storage
+    from unet.bench.results.storage import committed_baselines, keyed_storage
 
     if args.sources:
         files = run_files(args.sources)

@@ -12,7 +12,7 @@ from unet.bench.commands.common import add_device, add_storage
 from unet.bench.errors import UsageError
 
 if TYPE_CHECKING:
-    from unet.bench.runs import Run
+    from unet.bench.results.runs import Run
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -39,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _load(path: Path) -> Run:
-    from unet.bench.runs import RunError, load_run
+    from unet.bench.results.runs import RunError, load_run
 
     try:
         return load_run(path)
@@ -48,8 +48,8 @@ def _load(path: Path) -> Run:
 
 
 def _side_by_side(run_: Run, path: Path) -> str:
-    from unet.bench.hardware import differing_fields, other_hardware_message
-    from unet.bench.sidebyside import side_by_side
+    from unet.bench.measure.hardware import differing_fields, other_hardware_message
+    from unet.bench.output.sidebyside import side_by_side
 
     other = _load(path)
     diff = differing_fields(run_.hardware, other.hardware)
@@ -60,8 +60,8 @@ def _side_by_side(run_: Run, path: Path) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from unet.bench.commands.save_baseline import latest_local_run
-    from unet.bench.pareto import plot_pareto, variant_table
-    from unet.bench.report import latency_table, plot_latency, study_tables
+    from unet.bench.output.pareto import plot_pareto, variant_table
+    from unet.bench.output.report import latency_table, plot_latency, study_tables
 
     path = args.run or latest_local_run(args.device, args.storage)
     if path is None:

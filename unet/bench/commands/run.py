@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from unet.bench.commands.common import device_key
     from unet.bench.invoke import suite_command
-    from unet.bench.storage import (
+    from unet.bench.results.storage import (
         BENCHMARKS_DIR,
         REPO_ROOT,
         committed_baselines,

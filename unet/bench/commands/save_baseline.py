@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def latest_local_run(device: str, storage: Path) -> Path | None:
     from unet.bench.commands.common import device_key
-    from unet.bench.storage import keyed_storage, saved_runs
+    from unet.bench.results.storage import keyed_storage, saved_runs
 
     runs = saved_runs(keyed_storage(storage, device_key(device)))
     return runs[-1] if runs else None
@@ -32,7 +32,7 @@ def latest_local_run(device: str, storage: Path) -> Path | None:
 
 def run(args: argparse.Namespace) -> int:
     from unet.bench.commands.common import device_key
-    from unet.bench.storage import save_baseline, unreadable
+    from unet.bench.results.storage import save_baseline, unreadable
 
     key = device_key(args.device)
     path = args.run or latest_local_run(args.device, args.storage)

@@ -14,7 +14,7 @@ from unet.bench.history.findings import all_findings
 from unet.bench.history.page import render_page
 from unet.bench.history.plots import markdown_summary, plot_group, slug
 from unet.bench.history.series import HistoryError, load_history
-from unet.bench.storage import unreadable
+from unet.bench.results.storage import unreadable
 
 
 def by_key(files: Sequence[Path]) -> dict[str, list[Path]]:

@@ -12,7 +12,7 @@ from unet.bench.history.findings import Finding
 from unet.bench.history.series import EXACT_FIELDS, CaseSeries, History, Point
 from unet.bench.history.steps import CREEP, PENALTY, Z
 from unet.bench.history.svg import PALETTE, Frame, Marker, Series, chart, si
-from unet.bench.render import mib
+from unet.bench.units import mib
 
 STYLE = """
 body { font: 14px system-ui, sans-serif; margin: 24px; color: #222; max-width: 1200px; }

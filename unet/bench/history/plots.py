@@ -11,7 +11,7 @@ from unet.bench.history.page import method_note, short_names, shown_value
 from unet.bench.history.series import CaseSeries, History
 from unet.bench.history.steps import CREEP
 from unet.bench.history.svg import PALETTE
-from unet.bench.render import table
+from unet.bench.output.render import table
 
 
 def slug(group: str) -> str:

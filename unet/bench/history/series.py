@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from unet.bench.errors import UsageError
-from unet.bench.runs import run_from_json
-from unet.bench.storage import unreadable
-from unet.bench.verdict import median_ci
+from unet.bench.results.runs import run_from_json
+from unet.bench.results.storage import unreadable
+from unet.bench.stats.verdict import median_ci
 
 # exact numbers a run records per case, plotted and stepped exactly
 EXACT_FIELDS = (

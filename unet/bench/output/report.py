@@ -6,9 +6,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-from unet.bench.render import table
-from unet.bench.runs import Run, throttled
-from unet.bench.verdict import Verdict
+from unet.bench.output.render import table
+from unet.bench.results.runs import Run, throttled
+from unet.bench.stats.verdict import Verdict
 
 # The article's figures (its timings look like a CPU's).
 ARTICLE_CONV = {  # params M, mult-adds M, ms at batch 1

@@ -62,7 +62,7 @@ class Telemetry:
             import pynvml
         except Exception:  # no package: no telemetry
             return None
-        from unet.bench.hardware import device_uuid
+        from unet.bench.measure.hardware import device_uuid
 
         index = device.index if device.index is not None else torch.cuda.current_device()
         # CUDA_VISIBLE_DEVICES may renumber devices; the UUID does not
@@ -73,7 +73,7 @@ class Telemetry:
         """NVML's handle of the device torch calls ``uuid``; a MIG instance's readings (clocks,
         power, temperature) come from its parent GPU, which NVML reports for the whole board,
         and the note says so. None where NVML fails to start or knows no such device."""
-        from unet.bench.hardware import nvml_handle
+        from unet.bench.measure.hardware import nvml_handle
 
         try:
             nvml.nvmlInit()

@@ -12,16 +12,17 @@ import pytest
 import torch
 
 from unet import torchcompat
-from unet.bench import pbcompat, precision
-from unet.bench.ab.worker import FINAL, SETUP
-from unet.bench.axes import differing_axes, other_axes_message
-from unet.bench.gates import ComparedRun
-from unet.bench.hardware import differing_fields, other_hardware_message
-from unet.bench.options import add_options
-from unet.bench.render import attribution_table, cost_change_table, verdict_table
-from unet.bench.runs import run_from_json
-from unet.bench.state import PLUGIN_NAME, SuiteState, build_state
-from unet.bench.verdict import failed
+from unet.bench import pbcompat
+from unet.bench.measure import precision
+from unet.bench.measure.hardware import differing_fields, other_hardware_message
+from unet.bench.measure.turns import FINAL, SETUP
+from unet.bench.output.render import attribution_table, cost_change_table, verdict_table
+from unet.bench.results.axes import differing_axes, other_axes_message
+from unet.bench.results.runs import run_from_json
+from unet.bench.stats.verdict import failed
+from unet.bench.suite.gates import ComparedRun
+from unet.bench.suite.options import add_options
+from unet.bench.suite.state import PLUGIN_NAME, SuiteState, build_state
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -84,7 +85,7 @@ class UnetBenchPlugin:
         label = path.name if path else f"compared run {index + 1}"
         s.compared.append(ComparedRun(label, run_from_json(compared_benchmark, path)))
 
-    # --- paired A/B worker (unet/bench/ab/worker.py): take turns with the other revision ----
+    # --- paired A/B worker (unet/bench/measure/turns.py): take turns with the other revision ----
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if self.state.runner.channel is not None:

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from unet.bench.axes import AUTOCAST_DTYPES, MODES
-from unet.bench.compiled import COMPILE_MODES
 from unet.bench.defaults import MIN_EFFECT
-from unet.bench.hardware import resolve_device
-from unet.bench.manifest import DEFAULT_PATH as MANIFEST
-from unet.bench.profile import PROFILE_SECONDS
-from unet.bench.runner import DTYPES
+from unet.bench.measure.compiled import COMPILE_MODES
+from unet.bench.measure.hardware import resolve_device
+from unet.bench.measure.profile import PROFILE_SECONDS
+from unet.bench.measure.runner import DTYPES
+from unet.bench.results.axes import AUTOCAST_DTYPES, MODES
+from unet.bench.results.manifest import DEFAULT_PATH as MANIFEST
 from unet.bench.values import (
     batch_sizes,
     min_effect,

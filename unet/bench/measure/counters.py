@@ -141,12 +141,3 @@ def model_counts(config: object, batch_size: int = 1) -> CallCounts:
     return count_module_call(
         model, torch.zeros(batch_size, c.in_channels, c.input_size, c.input_size)
     )
-
-
-def op_changes(old: dict[str, int], new: dict[str, int]) -> list[tuple[str, int, int]]:
-    """(operator, old calls, new calls) for every operator whose count differs."""
-    return [
-        (op, old.get(op, 0), new.get(op, 0))
-        for op in sorted(set(old) | set(new))
-        if old.get(op, 0) != new.get(op, 0)
-    ]

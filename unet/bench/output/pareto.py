@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from unet.bench.render import mib, table
-from unet.bench.runs import Run
+from unet.bench.output.render import table
+from unet.bench.results.runs import Run
+from unet.bench.units import mib
 
 LEGEND = {"std": "standard conv", "dws": "depthwise-separable conv"}
 SHORT = {

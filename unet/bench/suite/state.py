@@ -12,20 +12,20 @@ from torch import nn
 
 from unet import torchcompat
 from unet.bench import pbcompat
-from unet.bench.ab.worker import Channel
-from unet.bench.attribution import Explained, against_saved, repro_command
-from unet.bench.axes import key_suffix, run_axes
-from unet.bench.compiled import CUDAGRAPH_MODES
-from unet.bench.gates import ComparedRun, CostGate, VerdictGate
-from unet.bench.hardware import hardware_info, hardware_key
-from unet.bench.manifest import ManifestError, load_manifest
-from unet.bench.options import SuiteOptions
-from unet.bench.runner import CaseRunner
-from unet.bench.runs import history_spread
-from unet.bench.storage import compare_target, keyed_storage, saved_runs, storage_root
-from unet.bench.telemetry import Telemetry
-from unet.bench.timing import use_device
-from unet.bench.verdict import failed
+from unet.bench.measure.compiled import CUDAGRAPH_MODES
+from unet.bench.measure.hardware import hardware_info, hardware_key
+from unet.bench.measure.runner import CaseRunner
+from unet.bench.measure.telemetry import Telemetry
+from unet.bench.measure.timing import use_device
+from unet.bench.measure.turns import Channel
+from unet.bench.results.axes import key_suffix, run_axes
+from unet.bench.results.explained import Explained, against_saved, repro_command
+from unet.bench.results.manifest import ManifestError, load_manifest
+from unet.bench.results.runs import history_spread
+from unet.bench.results.storage import compare_target, keyed_storage, saved_runs, storage_root
+from unet.bench.stats.verdict import failed
+from unet.bench.suite.gates import ComparedRun, CostGate, VerdictGate
+from unet.bench.suite.options import SuiteOptions
 
 PLUGIN_NAME = "unet-bench"  # the plugin object holding the state, in pytest's plugin manager
 

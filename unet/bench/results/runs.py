@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from unet.bench.manifest import COST_FIELDS, cost_changes
-from unet.bench.storage import unreadable
-from unet.bench.verdict import Verdict, demote
+from unet.bench.results.manifest import COST_FIELDS, cost_changes
+from unet.bench.results.storage import unreadable
+from unet.bench.stats.verdict import Verdict, demote
 
 
 class RunError(ValueError):

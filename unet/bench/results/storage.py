@@ -13,7 +13,7 @@ from pathlib import Path
 
 from unet.bench import pbcompat
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]  # unet/bench/results/storage.py
 BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
 COMMITTED_BASELINES = BENCHMARKS_DIR / "baselines"
 

@@ -17,8 +17,9 @@ Coordinator to worker: ``{"go": true|false, "blocks": n, "side_blocks": m}``: th
 false after its last round block of a case means "stop measuring it".
 
 The coordinator reads ``PROTOCOL`` from the base's copy of this file (or of
-``unet/bench/abworker.py``, where it lived before) to decide whether the base can be run this
-way. This module must stay free of torch: the coordinator imports it.
+``unet/bench/ab/worker.py`` or ``unet/bench/abworker.py``, where it lived before) to decide
+whether the base can be run this way. This module must stay free of torch: the coordinator
+imports it.
 """
 
 from __future__ import annotations

@@ -15,11 +15,11 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from unet.bench.counters import op_changes
-from unet.bench.render import mib
+from unet.bench.results.storage import BENCHMARKS_DIR
+from unet.bench.units import mib
 
 COST_FIELDS = ("params", "flops", "mult_adds", "unsupported_ops")
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "cost_manifest.json"
+DEFAULT_PATH = BENCHMARKS_DIR / "cost_manifest.json"
 
 
 COUNTER_FIELDS = ("total_ops", "ops", "peak_activation_bytes")
@@ -56,6 +56,15 @@ def merged_entry(old: Mapping[str, object] | None, extra_info: Mapping[str, obje
     if kept:
         entry["counters"] = dict(sorted(kept.items()))
     return entry
+
+
+def op_changes(old: dict[str, int], new: dict[str, int]) -> list[tuple[str, int, int]]:
+    """(operator, old calls, new calls) for every operator whose count differs."""
+    return [
+        (op, old.get(op, 0), new.get(op, 0))
+        for op in sorted(set(old) | set(new))
+        if old.get(op, 0) != new.get(op, 0)
+    ]
 
 
 def cost_changes(

@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from unet.bench.units import mib, ms
+
 if TYPE_CHECKING:
-    from unet.bench.profile import Attribution
-    from unet.bench.verdict import Verdict
+    from unet.bench.results.explained import Explained
+    from unet.bench.stats.attribution import Attribution
+    from unet.bench.stats.verdict import Verdict
 
 
 def cell(value: object, empty: str = "-") -> str:
@@ -57,15 +60,6 @@ def numeric_columns(rows: Sequence[Sequence[object]], width: int) -> list[bool]:
     ]
 
 
-def mib(nbytes: object) -> str:
-    """Bytes as MiB with one decimal (what a reader compares); anything else as is."""
-    return f"{nbytes / 2**20:.1f} MiB" if isinstance(nbytes, int) else str(nbytes)
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1e3:.4g} ms"
-
-
 def verdict_table(verdicts: Sequence[Verdict], markdown: bool = False) -> str:
     """Case, outcome, base and head medians with 95 % CIs, change, p, noise floor, noisy flag."""
     if not verdicts:
@@ -75,8 +69,8 @@ def verdict_table(verdicts: Sequence[Verdict], markdown: bool = False) -> str:
         [
             v.case,
             v.outcome,
-            f"{_ms(v.base_median)} [{_ms(v.base_ci[0])}, {_ms(v.base_ci[1])}]",
-            f"{_ms(v.head_median)} [{_ms(v.head_ci[0])}, {_ms(v.head_ci[1])}]",
+            f"{ms(v.base_median)} [{ms(v.base_ci[0])}, {ms(v.base_ci[1])}]",
+            f"{ms(v.head_median)} [{ms(v.head_ci[0])}, {ms(v.head_ci[1])}]",
             f"{v.change:+.1%}",
             f"{v.p_value:.2g}",
             f"{v.noise_floor:.1%}",
@@ -150,3 +144,15 @@ def attribution_text(att: Attribution, markdown: bool = False) -> str:
     if markdown:
         return f"**{head}**\n\n{attribution_table(att, True)}"
     return f"{head}\n{attribution_table(att)}"
+
+
+def explained_markdown(items: Sequence[Explained], title: str) -> str:
+    """The explained cases as Markdown (explain.md, the attribution part of ab.md)."""
+    lines = [f"## {title}", ""]
+    for item in items:
+        if item.attribution is not None:
+            lines += [attribution_text(item.attribution, markdown=True), ""]
+        else:
+            lines += [f"**{item.case}** ({item.reason}): not attributed: {item.note}", ""]
+        lines += [f"Repro: `{item.repro}`", ""]
+    return "\n".join(lines)

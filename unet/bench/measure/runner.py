@@ -18,14 +18,20 @@ import torch
 from torch import nn
 
 from unet.bench import pbcompat
-from unet.bench.ab.worker import Channel, time_in_turns
-from unet.bench.compiled import CompiledCase, break_sources, compile_module, first_call, graph_use
-from unet.bench.counters import CallCounts, count_call, counted_on
-from unet.bench.kept import AfterTiming, KeptCase, Placement
-from unet.bench.profile import PROFILE_SECONDS, profile_call
-from unet.bench.runs import throttled
-from unet.bench.telemetry import Telemetry, watching
-from unet.bench.timing import device_figures, synchronized, warmup
+from unet.bench.measure.compiled import (
+    CompiledCase,
+    break_sources,
+    compile_module,
+    first_call,
+    graph_use,
+)
+from unet.bench.measure.counters import CallCounts, count_call, counted_on
+from unet.bench.measure.kept import AfterTiming, KeptCase, Placement
+from unet.bench.measure.profile import PROFILE_SECONDS, profile_call
+from unet.bench.measure.telemetry import Telemetry, watching
+from unet.bench.measure.timing import device_figures, synchronized, warmup
+from unet.bench.measure.turns import Channel, time_in_turns
+from unet.bench.results.runs import throttled
 from unet.costs import measure_costs
 from unet.trainflops import count_train_step
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 
-from unet.bench.axes import DEFAULTS, id_suffix
-from unet.bench.compiled import COMPILE_MODES
-from unet.bench.render import table
-from unet.bench.runs import Run
+from unet.bench.measure.compiled import COMPILE_MODES
+from unet.bench.output.render import table
+from unet.bench.results.axes import DEFAULTS, id_suffix
+from unet.bench.results.runs import Run
 
 # an axis as case ids show it: -mode=train, -compile=max-autotune, -channels_last
 _COMPILE = "|".join(sorted(COMPILE_MODES, key=len, reverse=True))  # values with dashes

@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from unet.bench.precision import DEFAULTS as NUMERICS_DEFAULTS
-from unet.bench.precision import numerics_identity, numerics_key_parts
+from unet.bench.measure.precision import DEFAULTS as NUMERICS_DEFAULTS
+from unet.bench.measure.precision import numerics_identity, numerics_key_parts
 
 # The fields whose difference makes two runs' latencies incomparable. The last three are the
 # CUDA numerics settings (precision.py): TF32 turns "float32" convs and matmuls into other

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from unet.bench.kept import KeptCase
-from unet.bench.manifest import (
+from unet.bench.measure.kept import KeptCase
+from unet.bench.measure.timing import rerun_samples
+from unet.bench.results.manifest import (
     cost_changes,
     lacks_counters,
     merged_entry,
@@ -17,9 +18,8 @@ from unet.bench.manifest import (
     update_command,
     write_manifest,
 )
-from unet.bench.runs import Run, throttled
-from unet.bench.timing import rerun_samples
-from unet.bench.verdict import (
+from unet.bench.results.runs import Run, throttled
+from unet.bench.stats.verdict import (
     REGRESSION,
     Thresholds,
     Verdict,

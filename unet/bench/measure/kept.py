@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from unet.bench.profile import kernel_figures
+from unet.bench.measure.profile import kernel_figures
 
 
 @dataclass

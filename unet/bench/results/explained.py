@@ -1,34 +1,15 @@
-"""Why a case changed: every flagged case attributed to operators, and the profiles behind it.
-
-A flagged case of a suite run is attributed against the profile its compared run kept (a saved
-run cannot be re-run); ``unet-bench ab`` and ``unet-bench explain`` profile both sides afresh,
-each side by its own tree's suite, taking turns (base, head, base, head) like the timed blocks, so
-that a machine that slows down for a while slows both sides alike.
-"""
+"""A flagged case explained: why it was flagged, the attribution of its change to operators,
+and the command that shows it again; built from the profiles runs keep or that
+``ab.profiling`` takes afresh."""
 
 from __future__ import annotations
 
-import json
 import shlex
-import shutil
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from unet.bench.ab.settings import ABSettings
-from unet.bench.invoke import suite_command
-from unet.bench.profile import Attribution, CaseProfile, OpTime, attribute, breakdown
-from unet.bench.runner import file_name
-from unet.bench.runs import Run
-
-SIDES = ("base", "head")
-PROFILE_TURNS = 2  # profiling processes per side, alternating with the other side's
-PROFILE_TIME = 1.0  # seconds of calls per case and process: a flagged case deserves more
-
-
-class ProfileError(RuntimeError):
-    """A side's suite could not profile a case; the message says where its log is."""
+from unet.bench.results.runs import Run
+from unet.bench.stats.attribution import Attribution, CaseProfile, OpTime, attribute, breakdown
 
 
 @dataclass(frozen=True)
@@ -105,57 +86,6 @@ def merge_profiles(profiles: Sequence[CaseProfile]) -> CaseProfile:
         for op in names
     }
     return CaseProfile(calls, mean([p.wall_s for p in profiles]), ops, profiles[0].clock)
-
-
-def profile_in_turns(
-    trees: dict[str, Path],
-    node_ids: dict[str, list[str]],
-    out: Path,
-    device: str,
-    options: Sequence[str] = (),
-    turns: int = PROFILE_TURNS,
-) -> dict[str, dict[str, CaseProfile]]:
-    """Profile the cases ``node_ids[side]`` by each side's own suite, the sides taking turns;
-    side -> case -> profile. Each side's last Chrome trace per case is kept in ``out``."""
-    found: dict[str, dict[str, list[CaseProfile]]] = {side: {} for side in trees}
-    for turn in range(turns):
-        for side, tree in trees.items():
-            folder = out / "profiles" / f"{side}-{turn + 1}"
-            _run_side(tree, node_ids[side], folder, device, options, side)
-            for path in sorted(folder.glob("*.profile.json")):
-                data = json.loads(path.read_text())
-                found[side].setdefault(data["case"], []).append(CaseProfile.from_dict(data))
-                trace = path.with_name(path.name.replace(".profile.json", ".trace.json"))
-                if trace.exists():
-                    shutil.copyfile(trace, out / f"{file_name(data['case'])}.{side}.trace.json")
-    return {
-        side: {c: merge_profiles(ps) for c, ps in cases.items()} for side, cases in found.items()
-    }
-
-
-def _run_side(
-    tree: Path, node_ids: list[str], folder: Path, device: str, options: Sequence[str], side: str
-) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    command = suite_command(
-        node_ids,
-        device=device,
-        storage=folder / "storage",
-        options=[
-            "-q",
-            "--benchmark-disable",
-            "--skip-costs",
-            f"--profile-dir={folder}",
-            f"--profile-time={PROFILE_TIME}",
-            *options,
-        ],
-    )
-    env = ABSettings.env(tree)  # the tree's own unet package, as A/B's workers import it
-    proc = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
-    log = folder / "pytest.log"
-    log.write_text(proc.stdout + proc.stderr)
-    if proc.returncode != 0:
-        raise ProfileError(f"the {side} suite failed to profile {', '.join(node_ids)}; see {log}")
 
 
 def attribute_sides(
