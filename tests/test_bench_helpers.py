@@ -75,8 +75,8 @@ def test_manifest_round_trip_and_changes(tmp_path):
     assert loaded == {
         "case": {"params": 3, "flops": 10, "mult_adds": 12, "unsupported_ops": ["a", "b"]}
     }
-    assert cost_changes(loaded["case"], entry) == []
-    assert cost_changes(loaded["case"], {**entry, "flops": 11, "unsupported_ops": []}) == [
+    assert cost_changes(loaded["case"], entry, None) == []
+    assert cost_changes(loaded["case"], {**entry, "flops": 11, "unsupported_ops": []}, None) == [
         ("flops", 10, 11),
         ("unsupported_ops", ["a", "b"], []),
     ]

@@ -5,13 +5,8 @@ from torch import nn
 
 from unet import build_model
 from unet.bench.measure.counters import CallCounts, count_call, count_module_call
-from unet.bench.results.manifest import (
-    cost_changes,
-    cost_entry,
-    lacks_counters,
-    merged_entry,
-    shown,
-)
+from unet.bench.results.manifest import cost_changes, lacks_counters, merged_entry, shown
+from unet.bench.results.record import CaseRecord
 
 MIB = 2**20
 
@@ -57,34 +52,39 @@ def test_peak_activation_sees_tensors_kept_alive_and_excludes_inputs():
     assert count_call(lambda: x.view(-1), [x]).peak_activation_bytes == 0  # a view of the input
 
 
-def _extra(ops: dict[str, int], peak: int, on: str = "cpu/float32") -> dict:
+def _entry(ops: dict[str, int], peak: int, on: str = "cpu/float32") -> dict:
+    """The cost entry of a case whose runner recorded these counters."""
     base = {"params": 1, "flops": 2, "mult_adds": 2, "unsupported_ops": []}
-    return {**base, **CallCounts(ops, peak).as_extra(on)}
+    extra = {**base, **CallCounts(ops, peak).as_extra(on)}
+    return CaseRecord.from_extra("c", "", extra).cost_entry()
+
+
+CPU, HALF = "cpu/float32", "cuda/float16"
 
 
 def test_cost_changes_name_each_operator_and_the_peak():
-    old = cost_entry(_extra({"aten.relu": 10, "aten.cat": 5}, 3 * MIB))
-    new = _extra({"aten.relu": 10, "aten.cat": 5, "aten.clone": 10}, 67 * MIB)
-    assert cost_changes(old, new) == [
+    old = _entry({"aten.relu": 10, "aten.cat": 5}, 3 * MIB)
+    new = _entry({"aten.relu": 10, "aten.cat": 5, "aten.clone": 10}, 67 * MIB)
+    assert cost_changes(old, new, CPU) == [
         ("ops aten.clone", 0, 10),
         ("total_ops", 15, 25),
         ("peak_activation_bytes", 3 * MIB, 67 * MIB),
     ]
     assert shown("peak_activation_bytes", 67 * MIB) == "67.0 MiB"
-    assert cost_changes(old, _extra({"aten.relu": 10, "aten.cat": 5}, 3 * MIB)) == []
+    assert cost_changes(old, _entry({"aten.relu": 10, "aten.cat": 5}, 3 * MIB), CPU) == []
 
 
 def test_counters_are_checked_per_device_and_dtype_and_kept_on_update():
-    cpu = merged_entry(None, _extra({"aten.relu": 10}, MIB))
-    half = _extra({"aten.relu": 12}, MIB // 2, on="cuda/float16")
-    assert cost_changes(cpu, half) == []  # nothing recorded for cuda/float16 to compare with
-    assert lacks_counters(cpu, half)
+    cpu = merged_entry(None, _entry({"aten.relu": 10}, MIB))
+    half = _entry({"aten.relu": 12}, MIB // 2, on=HALF)
+    assert cost_changes(cpu, half, HALF) == []  # nothing recorded for cuda/float16 to compare
+    assert lacks_counters(cpu, HALF)
     both = merged_entry(cpu, half)
-    assert set(both["counters"]) == {"cpu/float32", "cuda/float16"}  # the CPU's are kept
-    assert cost_changes(both, _extra({"aten.relu": 11}, MIB // 2, on="cuda/float16")) == [
+    assert set(both["counters"]) == {CPU, HALF}  # the CPU's are kept
+    assert cost_changes(both, _entry({"aten.relu": 11}, MIB // 2, on=HALF), HALF) == [
         ("ops aten.relu", 12, 11),
         ("total_ops", 12, 11),
     ]
     legacy = {k: v for k, v in cpu.items() if k != "counters"}  # a manifest from before
-    assert lacks_counters(legacy, half)
-    assert cost_changes(legacy, half) == []
+    assert lacks_counters(legacy, HALF)
+    assert cost_changes(legacy, half, HALF) == []

@@ -4,7 +4,6 @@ summary)."""
 from __future__ import annotations
 
 from unet.bench.ab.result import ABResult
-from unet.bench.results.runs import kernel_signatures
 
 
 def kernel_notes(result: ABResult) -> list[str]:
@@ -15,8 +14,8 @@ def kernel_notes(result: ABResult) -> list[str]:
         return []
     lines = []
     for case in sorted(set(result.base.cases) & set(result.head.cases)):
-        base = kernel_signatures(result.base.cases[case]["extra_info"])
-        head = kernel_signatures(result.head.cases[case]["extra_info"])
+        base = result.base.case(case).kernel_signatures
+        head = result.head.case(case).kernel_signatures
         if len(set(base) | set(head)) > 1:
             lines.append(
                 f"- `{case}`: kernels differ between processes (base {', '.join(base)}; "

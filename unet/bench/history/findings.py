@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from unet.bench.defaults import MIN_EFFECT
-from unet.bench.history.series import EXACT_FIELDS, CaseSeries, Commit, History
+from unet.bench.history.series import CaseSeries, Commit, History
 from unet.bench.history.steps import STEP, Change, detect_changes, exact_steps
+from unet.bench.results.record import EXACT_FIELDS
 
 LATENCY = "latency"
 

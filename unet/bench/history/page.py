@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from html import escape
 
 from unet.bench.history.findings import Finding
-from unet.bench.history.series import EXACT_FIELDS, CaseSeries, History, Point
+from unet.bench.history.series import CaseSeries, History, Point
 from unet.bench.history.steps import CREEP, PENALTY, Z
 from unet.bench.history.svg import PALETTE, Frame, Marker, Series, chart, si
+from unet.bench.results.record import EXACT_FIELDS
 from unet.bench.units import mib
 
 STYLE = """

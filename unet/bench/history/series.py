@@ -21,17 +21,6 @@ from unet.bench.results.runs import run_from_json
 from unet.bench.results.storage import unreadable
 from unet.bench.stats.verdict import median_ci
 
-# exact numbers a run records per case, plotted and stepped exactly
-EXACT_FIELDS = (
-    "params",
-    "flops",
-    "mult_adds",
-    "total_ops",
-    "peak_activation_bytes",
-    "backward_flops",
-    "train_flops",
-    "graph_breaks",
-)
 UNVERSIONED = "unversioned"
 
 
@@ -149,13 +138,11 @@ def load_history(files: Iterable[Path], key: str) -> History:
 def _add_points(history: History, commit: Commit, runs: list) -> None:
     names = sorted({name for run in runs for name in run.cases})
     for name in names:
-        entries = [run.cases[name] for run in runs if name in run.cases]
-        samples = [x for run in runs if name in run.cases for x in run.samples(name)]
+        records = [run.case(name) for run in runs if name in run.cases]
+        samples = [x for r in records for x in r.timing.samples]
         if samples:
             median, ci = float(np.median(samples)), median_ci(samples)
         else:  # saved without raw samples: the runs' medians, no CI
-            median, ci = float(np.median([e["stats"]["median"] for e in entries])), None
-        extra = entries[0].get("extra_info", {})
-        exact = {f: float(extra[f]) for f in EXACT_FIELDS if isinstance(extra.get(f), int | float)}
-        series = history.cases.setdefault(name, CaseSeries(name, entries[0].get("group") or name))
-        series.points.append(Point(commit, len(entries), median, ci, exact))
+            median, ci = float(np.median([r.median_s for r in records])), None
+        series = history.cases.setdefault(name, CaseSeries(name, records[0].group or name))
+        series.points.append(Point(commit, len(records), median, ci, records[0].exact()))

@@ -71,13 +71,16 @@ class AfterTiming:
     placement: Placement
     grad: contextlib.AbstractContextManager
 
-    def complete(self, profile: Callable[..., dict] | None, device: torch.device) -> None:
+    def complete(self, profile: Callable[..., dict] | None, device: torch.device) -> dict | None:
         """Back on the device: its profile (``profile(name, timed, per_call)``) when asked
-        for, and on CUDA the kernels of one call; then parked again."""
+        for, and on CUDA the kernels of one call, both added to the case's record; then parked
+        again. Returns the profile."""
         self.placement.resume()
+        taken = None
         with self.grad:
             if profile is not None:
-                self.extra["profile"] = profile(self.name, self.timed, self.per_call)
+                taken = self.extra["profile"] = profile(self.name, self.timed, self.per_call)
             if device.type == "cuda":
                 self.extra.update(kernel_figures(self.timed, device))
         self.placement.park()
+        return taken

@@ -31,7 +31,7 @@ from unet.bench.measure.profile import PROFILE_SECONDS, profile_call
 from unet.bench.measure.telemetry import Telemetry, watching
 from unet.bench.measure.timing import device_figures, synchronized, warmup
 from unet.bench.measure.turns import Channel, time_in_turns
-from unet.bench.results.runs import throttled
+from unet.bench.results.record import SCHEMA, CaseRecord
 from unet.costs import measure_costs
 from unet.trainflops import count_train_step
 
@@ -163,9 +163,9 @@ class CaseRunner:
         is kept, and on CUDA the kernels of one call."""
         while self.after:
             case = self.after.pop(0)
-            case.complete(self.profile if self.profiles_wanted else None, self.device)
-            if self.profiles_wanted:
-                self.profiles[case.name] = case.extra["profile"]  # type: ignore[assignment]
+            profile = case.complete(self.profile if self.profiles_wanted else None, self.device)
+            if profile is not None:
+                self.profiles[case.name] = profile
 
     def measure(
         self,
@@ -187,15 +187,16 @@ class CaseRunner:
         per_call = self.warm(timed, spent)
         with watching(self.telemetry, extra):
             extra.update(self.time(benchmark, name, timed, per_call))
-        if throttled(extra):
-            self.throttles[name] = throttled(extra)
+        throttled = CaseRecord.from_extra(name, "", extra).throttled
+        if throttled:
+            self.throttles[name] = throttled
         per_call = pbcompat.median(benchmark)
         if self.keep:
             self.kept[name] = KeptCase(
                 timed,
                 pbcompat.iterations(benchmark),
                 pbcompat.samples(benchmark),
-                throttled(extra),
+                throttled,
                 training=self.training,
             )
         if repeat > 1:
@@ -266,6 +267,7 @@ class CaseRunner:
                 extra.update(backward_flops=backward, train_flops=costs.flops + backward)
         if self.device.type == "cpu":
             extra["threads"] = torch.get_num_threads()
+        extra["schema"] = SCHEMA  # the record's (results/record.py)
         if repeat > 1:
             extra["applications_per_call"] = repeat
         return extra

@@ -38,19 +38,20 @@ class VariantPoint:
 def variant_points(run: Run) -> list[VariantPoint]:
     """The model cases of ``run`` that have both a median and FLOPs."""
     points = []
-    for name, case in sorted(run.cases.items()):
-        e = case.get("extra_info", {})
-        if not name.startswith("test_model[") or not e.get("flops") or "stats" not in case:
+    for name in sorted(run.cases):
+        r = run.case(name)
+        if not name.startswith("test_model[") or not r.costs.flops or r.median_s is None:
             continue
-        label = "/".join(SHORT.get(str(e[k]), str(e[k])) for k in ("conv", "norm", "upsample"))
+        choice = r.identity.choices
+        label = "/".join(SHORT.get(choice[k], choice[k]) for k in ("conv", "norm", "upsample"))
         points.append(
             VariantPoint(
                 label,
-                int(e["batch_size"]),
-                int(e["flops"]),
-                float(case["stats"]["median"]),
-                e.get("total_ops"),
-                e.get("peak_activation_bytes"),
+                int(r.identity.batch_size or 0),
+                int(r.costs.flops),
+                float(r.median_s),
+                r.counters.total_ops,
+                r.counters.peak_activation_bytes,
             )
         )
     return points

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from unet.bench.output.render import table
-from unet.bench.results.runs import Run, throttled
+from unet.bench.results.record import CaseRecord
+from unet.bench.results.runs import Run
 from unet.bench.stats.verdict import Verdict
 
 # The article's figures (its timings look like a CPU's).
@@ -51,7 +52,8 @@ def describe(run: Run) -> str:
 
 def study_tables(run: Run) -> str:
     """Markdown: conv, norm and upsample tables, ours beside the article's."""
-    cases = run.cases
+    records = {name: run.case(name) for name in run.cases}
+    none = CaseRecord("")  # a case the run lacks: every figure missing
     cuda = run.hardware.get("device") == "cuda"
     out = ["## Study tables", "", describe(run), ""]
 
@@ -68,19 +70,18 @@ def study_tables(run: Run) -> str:
     ] + (["GPU-only ms"] if cuda else [])
     rows = []
     for conv, (p, ma, ms) in ARTICLE_CONV.items():
-        c = cases.get(f"test_model[conv={conv}-norm=batch-up=interpolate-bs=1]")
-        e, s = (c["extra_info"], c["stats"]) if c else ({}, {})
+        r = records.get(f"test_model[conv={conv}-norm=batch-up=interpolate-bs=1]", none)
         row = [
             conv,
-            _m(e.get("params")),
+            _m(r.costs.params),
             f"{p:.2f}",
-            _m(e.get("mult_adds")),
+            _m(r.costs.mult_adds),
             f"{ma:.2f}",
-            _m(e.get("flops")),
-            _ms(s.get("median")),
+            _m(r.costs.flops),
+            _ms(r.median_s),
             f"{ms}",
         ]
-        rows.append(row + ([_ms(e.get("device_time_s"))] if cuda else []))
+        rows.append(row + ([_ms(r.device.device_time_s)] if cuda else []))
     out += ["### Conv methods (hourglass, batch norm, interpolate, batch 1, 3×64×64)", ""]
     out += [table(header, rows, markdown=True), ""]
 
@@ -88,17 +89,17 @@ def study_tables(run: Run) -> str:
     header = ["norm", "params", "article", "ms bs 1", "article", "ms bs 32", "article"]
     rows = []
     for norm, (p, ms1, ms32) in ARTICLE_NORM.items():
-        one = cases.get(f"test_norm[norm={norm}-bs=1]", {}).get("extra_info", {})
-        many = cases.get(f"test_norm[norm={norm}-bs=32]", {}).get("extra_info", {})
-        params = one.get("params", many.get("params"))
+        one = records.get(f"test_norm[norm={norm}-bs=1]", none)
+        many = records.get(f"test_norm[norm={norm}-bs=32]", none)
+        params = one.costs.params if one.costs.params is not None else many.costs.params
         rows.append(
             [
                 norm,
                 f"{params:,}" if params is not None else MISSING,
                 f"{p:,}",
-                _ms(one.get("per_application_s")),
+                _ms(one.timing.per_application_s),
                 f"{ms1}",
-                _ms(many.get("per_application_s")),
+                _ms(many.timing.per_application_s),
                 f"{ms32}",
             ]
         )
@@ -117,17 +118,16 @@ def study_tables(run: Run) -> str:
     ]
     rows = []
     for up, (p, ma, ms) in ARTICLE_UPSAMPLE.items():
-        c = cases.get(f"test_upsample[up={up}-bs=1]")
-        e, s = (c["extra_info"], c["stats"]) if c else ({}, {})
+        r = records.get(f"test_upsample[up={up}-bs=1]", none)
         rows.append(
             [
                 up,
-                f"{e['params']:,}" if "params" in e else MISSING,
+                f"{r.costs.params:,}" if r.costs.params is not None else MISSING,
                 f"{p:,}",
-                _m(e.get("mult_adds")),
+                _m(r.costs.mult_adds),
                 f"{ma}",
-                _m(e.get("flops")),
-                _ms(s.get("median")),
+                _m(r.costs.flops),
+                _ms(r.median_s),
                 f"{ms}",
             ]
         )
@@ -143,30 +143,32 @@ def study_tables(run: Run) -> str:
 
 def latency_table(run: Run) -> str:
     """Markdown: every case's median, IQR and rounds, by group."""
-    by_group = defaultdict(list)
-    for name, c in sorted(run.cases.items()):
-        by_group[c.get("group") or ""].append((name, c))
+    by_group: dict[str, list[CaseRecord]] = defaultdict(list)
+    for name in sorted(run.cases):
+        record = run.case(name)
+        by_group[record.group or ""].append(record)
+    records = [r for group in by_group.values() for r in group]
     cuda = run.hardware.get("device") == "cuda"
-    dobench = any("do_bench_median_s" in c.get("extra_info", {}) for c in run.cases.values())
+    dobench = any(r.device.do_bench_median_s is not None for r in records)
     header = ["case", "median ms", "IQR ms", "rounds"]
     header += ["GPU-only ms", "peak MiB"] if cuda else []
     header += ["do_bench ms", "median / do_bench"] if dobench else []
-    telemetry = any("telemetry" in c.get("extra_info", {}) for c in run.cases.values())
+    telemetry = any(r.telemetry is not None for r in records)
     header += ["GPU throttled"] if telemetry else []
     out = ["## All cases", ""]
     for group, items in by_group.items():
         rows = []
-        for name, c in items:
-            e, med = c.get("extra_info", {}), c["stats"]["median"]
-            row = [name, _ms(med), _ms(c["stats"]["iqr"], 3), str(c["stats"]["rounds"])]
+        for r in items:
+            t, med = r.timing, r.median_s or 0.0
+            row = [r.name, _ms(med), _ms(t.iqr_s, 3), str(t.rounds)]
             if cuda:
-                peak = e.get("peak_memory_bytes")
-                row += [_ms(e.get("device_time_s")), f"{peak / 2**20:.1f}" if peak else MISSING]
+                peak = r.device.peak_memory_bytes
+                row += [_ms(r.device.device_time_s), f"{peak / 2**20:.1f}" if peak else MISSING]
             if dobench:
-                ref = e.get("do_bench_median_s")
+                ref = r.device.do_bench_median_s
                 row += [_ms(ref), f"{med / ref - 1:+.1%}" if ref else MISSING]
             if telemetry:  # NVML saw a thermal or power slowdown around the rounds
-                row.append("⚠ " + ", ".join(throttled(e)) if throttled(e) else "no")
+                row.append("⚠ " + ", ".join(r.throttled) if r.throttled else "no")
             rows.append(row)
         out += [f"### {group}", "", table(header, rows, markdown=True), ""]
     return "\n".join(out)
@@ -180,12 +182,13 @@ def plot_latency(run: Run, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     panels: dict[int, list[tuple[str, float, float]]] = defaultdict(list)
-    for name, c in run.cases.items():
-        e = c.get("extra_info", {})
-        if name.startswith("test_model[") and "conv" in e:
-            label = f"{e['conv']} / {e['norm']} / {e['upsample']}"
-            q1, q3 = c["stats"]["q1"], c["stats"]["q3"]
-            panels[e["batch_size"]].append((label, c["stats"]["median"] * 1e3, (q3 - q1) * 1e3))
+    for name in run.cases:
+        r = run.case(name)
+        choice = r.identity.choices
+        if name.startswith("test_model[") and "conv" in choice and r.median_s is not None:
+            label = f"{choice['conv']} / {choice['norm']} / {choice['upsample']}"
+            spread = (r.timing.q3_s or 0.0) - (r.timing.q1_s or 0.0)
+            panels[r.identity.batch_size].append((label, r.median_s * 1e3, spread * 1e3))
     if not panels:
         raise ValueError("the run has no model cases to plot")
     fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 6), squeeze=False)

@@ -32,22 +32,19 @@ def side_by_side(a: Run, b: Run, markdown: bool = True) -> str:
     """One row per case both runs measured: each median, a/b (above 1: b is faster), and each
     run's compile time where it compiled."""
     la, lb = axes_label(a), axes_label(b)
-    ours = {plain_id(n): c for n, c in a.cases.items()}
-    theirs = {plain_id(n): c for n, c in b.cases.items()}
+    ours = {plain_id(n): a.case(n) for n in a.cases}
+    theirs = {plain_id(n): b.case(n) for n in b.cases}
     common = sorted(set(ours) & set(theirs))
-    compiled = any(
-        "compile_s" in c.get("extra_info", {}) for c in (*ours.values(), *theirs.values())
-    )
+    compiled = any(r.compile.compile_s is not None for r in (*ours.values(), *theirs.values()))
     header = ["case", f"{la} ms", f"{lb} ms", f"{la} / {lb}"]
     header += [f"{la} compile s", f"{lb} compile s"] if compiled else []
     rows = []
     for case in common:
-        ma, mb = ours[case]["stats"]["median"], theirs[case]["stats"]["median"]
-        row = [case, f"{ma * 1e3:.3f}", f"{mb * 1e3:.3f}", f"{ma / mb:.2f}×"]
+        ma, mb = ours[case].median_s or 0.0, theirs[case].median_s or 0.0
+        row = [case, f"{ma * 1e3:.3f}", f"{mb * 1e3:.3f}", f"{ma / mb:.2f}×" if mb else "–"]
         if compiled:
-            for c in (ours[case], theirs[case]):
-                extra = c.get("extra_info", {})
-                seconds, cached = extra.get("compile_s"), extra.get("compile_cached")
+            for r in (ours[case], theirs[case]):
+                seconds, cached = r.compile.compile_s, r.compile.compile_cached
                 if seconds is None:
                     row.append("–")
                 else:

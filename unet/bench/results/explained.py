@@ -61,8 +61,8 @@ def between_runs(base: Run, head: Run, flagged: dict[str, str]) -> list[Explaine
         against_saved(
             case,
             why,
-            head.cases[case].get("extra_info", {}).get("profile"),
-            base.cases[case].get("extra_info", {}).get("profile"),
+            head.case(case).profile,
+            base.case(case).profile,
             repro_command(case, commit, device),
         )
         for case, why in flagged.items()

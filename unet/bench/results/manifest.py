@@ -15,42 +15,23 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from unet.bench.results.record import COST_FIELDS, TRAIN_FIELDS
 from unet.bench.results.storage import BENCHMARKS_DIR
 from unet.bench.units import mib
 
-COST_FIELDS = ("params", "flops", "mult_adds", "unsupported_ops")
 DEFAULT_PATH = BENCHMARKS_DIR / "cost_manifest.json"
-
-
 COUNTER_FIELDS = ("total_ops", "ops", "peak_activation_bytes")
-# recorded by some runs only: --mode train's FLOPs, --compile's graph breaks (gated exactly)
-TRAIN_FIELDS = ("backward_flops", "train_flops", "graph_breaks")
 
 
 def counters_of(entry: Mapping[str, object], on: object) -> dict[str, object] | None:
-    """The exact counters that a manifest entry or a case's extra_info holds for ``on``."""
-    if isinstance(entry.get("counters"), dict):
-        return entry["counters"].get(on)  # type: ignore[union-attr]
-    if on is not None and entry.get("counted_on") == on:
-        return {f: entry.get(f) for f in COUNTER_FIELDS}
-    return None
+    """The exact counters that a cost entry holds for ``on`` (what they were counted on)."""
+    counters = entry.get("counters")
+    return counters.get(on) if isinstance(counters, dict) else None
 
 
-def cost_entry(extra_info: Mapping[str, object]) -> dict[str, object]:
-    """The cost fields of a case's extra_info (or a manifest entry), normalised."""
-    entry = {f: extra_info.get(f) for f in COST_FIELDS}
-    entry["unsupported_ops"] = sorted(entry["unsupported_ops"] or [])  # type: ignore[arg-type]
-    entry.update((f, extra_info[f]) for f in TRAIN_FIELDS if extra_info.get(f) is not None)
-    if isinstance(extra_info.get("counters"), dict):
-        entry["counters"] = dict(extra_info["counters"])  # type: ignore[call-overload]
-    elif (on := extra_info.get("counted_on")) is not None:
-        entry["counters"] = {on: counters_of(extra_info, on)}
-    return entry
-
-
-def merged_entry(old: Mapping[str, object] | None, extra_info: Mapping[str, object]) -> dict:
-    """``extra_info``'s costs, keeping the counters ``old`` holds for other devices/dtypes."""
-    entry = cost_entry(extra_info)
+def merged_entry(old: Mapping[str, object] | None, new: Mapping[str, object]) -> dict:
+    """``new``'s costs, keeping the counters ``old`` holds for other devices/dtypes."""
+    entry = dict(new)
     kept = dict((old or {}).get("counters") or {})  # type: ignore[call-overload]
     kept.update(entry.get("counters", {}))
     if kept:
@@ -68,14 +49,14 @@ def op_changes(old: dict[str, int], new: dict[str, int]) -> list[tuple[str, int,
 
 
 def cost_changes(
-    old: Mapping[str, object], new: Mapping[str, object]
+    old: Mapping[str, object], new: Mapping[str, object], on: object
 ) -> list[tuple[str, object, object]]:
-    """(field, old, new) for every cost field that differs; the counters, where ``old`` holds
-    them for what ``new`` counted on, one row per operator whose count changed."""
-    old_e, new_e = cost_entry(old), cost_entry(new)
-    fields = COST_FIELDS + tuple(f for f in TRAIN_FIELDS if f in old_e or f in new_e)
-    changes = [(f, old_e.get(f), new_e.get(f)) for f in fields if old_e.get(f) != new_e.get(f)]
-    on = new.get("counted_on")
+    """(field, old, new) for every cost field that differs between two cost entries (a
+    manifest's, or ``CaseRecord.cost_entry``); the counters, where ``old`` holds them for what
+    ``new`` counted ``on``, one row per operator whose count changed."""
+    fields = COST_FIELDS + tuple(f for f in TRAIN_FIELDS if f in old or f in new)
+    changes = [(f, _value(old, f), _value(new, f)) for f in fields]
+    changes = [c for c in changes if c[1] != c[2]]
     before, after = counters_of(old, on), counters_of(new, on)
     if before is None or after is None:
         return changes
@@ -86,10 +67,20 @@ def cost_changes(
     return changes
 
 
-def lacks_counters(old: Mapping[str, object], new: Mapping[str, object]) -> bool:
-    """Whether ``new`` counted what ``old`` has no counters for (recorded on another device or
-    dtype, or before counters existed)."""
-    on = new.get("counted_on")
+def _normal(entry: Mapping[str, object]) -> dict[str, object]:
+    """The fields a manifest entry holds, in order, unsupported operators sorted."""
+    known = [*COST_FIELDS, *TRAIN_FIELDS, "counters"]
+    return {f: _value(entry, f) for f in known if f in COST_FIELDS or f in entry}
+
+
+def _value(entry: Mapping[str, object], field: str) -> object:
+    value = entry.get(field)
+    return sorted(value or []) if field == "unsupported_ops" else value  # type: ignore[arg-type]
+
+
+def lacks_counters(old: Mapping[str, object], on: object) -> bool:
+    """Whether a run that counted ``on`` finds no counters for it in ``old`` (recorded on
+    another device or dtype, or before counters existed)."""
     return on is not None and counters_of(old, on) is None
 
 
@@ -137,7 +128,7 @@ def write_manifest(path: Path, cases: Mapping[str, Mapping[str, object]]) -> Non
     data = {
         "about": "Hardware-independent costs of each benchmark case. Regenerate after an "
         f"intended change with: {UPDATE_COMMAND}",
-        "cases": {name: cost_entry(cases[name]) for name in sorted(cases)},
+        "cases": {name: _normal(cases[name]) for name in sorted(cases)},
     }
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     with os.fdopen(fd, "w") as fh:

@@ -1,14 +1,15 @@
-"""Reading pytest-benchmark run files: per-case raw samples, stats, extra_info, hardware."""
+"""Reading pytest-benchmark run files: the hardware and, per case, its record (``record``)."""
 
 from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from unet.bench.results.manifest import COST_FIELDS, cost_changes
+from unet.bench.results.manifest import cost_changes
+from unet.bench.results.record import CaseRecord, merge_entry
 from unet.bench.results.storage import unreadable
 from unet.bench.stats.verdict import Verdict, demote
 
@@ -28,8 +29,12 @@ class Run:
     def hardware(self) -> dict[str, str]:
         return self.machine_info.get("unet_bench", {})
 
+    def case(self, name: str) -> CaseRecord:
+        """The record of case ``name`` (KeyError when the run has none)."""
+        return CaseRecord.from_entry(self.cases[name])
+
     def samples(self, case: str) -> list[float]:
-        return list(self.cases[case]["stats"].get("data") or [])
+        return list(self.case(case).timing.samples)
 
 
 def run_from_json(data: dict, path: Path | None = None) -> Run:
@@ -68,46 +73,19 @@ def merge_runs(runs: list[Run]) -> Run:
         for name, entry in run.cases.items():
             if name not in merged.cases:
                 merged.cases[name] = json.loads(json.dumps(entry))  # deep copy
-                continue
-            target = merged.cases[name]
-            target["stats"]["data"] = list(target["stats"].get("data") or []) + run.samples(name)
-            for key, value in entry.get("extra_info", {}).items():
-                target["extra_info"].setdefault(key, value)  # costs: from the counting process
-            _join_throttling(target["extra_info"], entry.get("extra_info", {}))
-            _join_signatures(target["extra_info"], entry.get("extra_info", {}))
+            else:
+                merge_entry(merged.cases[name], entry)
     return merged
-
-
-def kernel_signatures(extra: dict) -> list[str]:
-    """The kernel signatures of a case's processes (one for a single run; none off CUDA)."""
-    joined = extra.get("kernel_signatures")
-    if joined:
-        return list(joined)
-    return [extra["kernel_signature"]] if extra.get("kernel_signature") else []
-
-
-def _join_signatures(target: dict, extra: dict) -> None:
-    """Keep every process's kernel signature, so processes that launched other kernels show."""
-    seen = kernel_signatures(target) + kernel_signatures(extra)
-    if seen:
-        target["kernel_signatures"] = sorted(set(seen))
-
-
-def _join_throttling(target: dict, extra: dict) -> None:
-    """A side throttled if any of its processes did (their telemetry is kept per process)."""
-    reasons = (extra.get("telemetry") or {}).get("throttled")
-    if reasons and "telemetry" in target:
-        joined = set(target["telemetry"].get("throttled") or []) | set(reasons)
-        target["telemetry"] = {**target["telemetry"], "throttled": sorted(joined)}
 
 
 def cost_changes_between(base: Run, head: Run) -> list[tuple[str, str, object, object]]:
     """(case, field, old, new) for each cost field that differs in a case both runs counted."""
     changes = []
     for name in sorted(set(base.cases) & set(head.cases)):
-        old, new = base.cases[name]["extra_info"], head.cases[name]["extra_info"]
-        if all(f in old and f in new for f in COST_FIELDS):
-            changes += [(name, *c) for c in cost_changes(old, new)]
+        old, new = base.case(name), head.case(name)
+        if old.counted and new.counted:
+            on = new.counters.counted_on
+            changes += [(name, *c) for c in cost_changes(old.cost_entry(), new.cost_entry(), on)]
     return changes
 
 
@@ -122,17 +100,12 @@ def history_spread(paths: list[Path], last: int = 10) -> dict[str, float]:
             run = load_run(path)
         except RunError:
             continue
-        for name, entry in run.cases.items():
-            medians.setdefault(name, []).append(float(entry["stats"]["median"]))
+        for name in run.cases:
+            if (median := run.case(name).median_s) is not None:
+                medians.setdefault(name, []).append(float(median))
     return {
         name: (max(m) - min(m)) / statistics.median(m) for name, m in medians.items() if len(m) >= 2
     }
-
-
-def throttled(extra_info: Mapping[str, object]) -> list[str]:
-    """The throttle reasons a case's extra_info records (none without telemetry)."""
-    telemetry = extra_info.get("telemetry") or {}
-    return list(telemetry.get("throttled") or [])  # type: ignore[union-attr]
 
 
 def demote_throttled(verdicts: Sequence[Verdict], base: Run, head: Run) -> list[Verdict]:
@@ -141,8 +114,8 @@ def demote_throttled(verdicts: Sequence[Verdict], base: Run, head: Run) -> list[
     return [
         demote(
             v,
-            throttled(base.cases[v.case].get("extra_info", {})),
-            throttled(head.cases[v.case].get("extra_info", {})),
+            base.case(v.case).throttled,
+            head.case(v.case).throttled,
         )
         for v in verdicts
     ]

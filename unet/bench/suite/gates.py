@@ -18,7 +18,8 @@ from unet.bench.results.manifest import (
     update_command,
     write_manifest,
 )
-from unet.bench.results.runs import Run, throttled
+from unet.bench.results.record import CaseRecord
+from unet.bench.results.runs import Run
 from unet.bench.stats.verdict import (
     REGRESSION,
     Thresholds,
@@ -36,8 +37,10 @@ class ComparedRun:
     label: str  # the file name, e.g. 0001_unversioned_20261129_140501.json
     run: Run
 
-    def entry(self, nodeid: str) -> dict | None:
-        return next((c for c in self.run.cases.values() if c.get("fullname") == nodeid), None)
+    def record(self, nodeid: str) -> CaseRecord | None:
+        """The saved record of the case with node id ``nodeid``, if the run has it."""
+        name = next((n for n, c in self.run.cases.items() if c.get("fullname") == nodeid), None)
+        return self.run.case(name) if name is not None else None
 
 
 @dataclass
@@ -46,34 +49,37 @@ class CostGate:
     manifest: dict[str, dict[str, object]]  # case name -> cost entry
     update: bool  # --update-cost-manifest: record the changes instead of failing on them
     costs: dict[str, dict[str, object]] = field(default_factory=dict)  # this run's, by case
+    counted_on: str | None = None  # what this run's counters were counted on
     changes: list[tuple[str, str, object, object]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # cases the manifest does not know
     uncounted: list[str] = field(default_factory=list)  # known, but no counters for this run's
 
-    def check(self, name: str, nodeid: str, extra: dict, compared: list[ComparedRun]) -> None:
+    def check(self, record: CaseRecord, compared: list[ComparedRun]) -> None:
         """Fail the running case when its costs differ from the manifest's or a compared
         run's, or when the manifest lacks it (unless this run updates the manifest)."""
-        self.costs[name] = extra
+        name, on = record.name, record.counters.counted_on
+        self.costs[name], self.counted_on = record.cost_entry(), on
         references = []
         if name in self.manifest:
             references.append(("cost manifest", self.manifest[name]))
-            if lacks_counters(self.manifest[name], extra):
+            if lacks_counters(self.manifest[name], on):
                 self.uncounted.append(name)
         else:
             self.missing.append(name)
         for run in compared:
-            saved = run.entry(nodeid)
+            saved = run.record(record.fullname)
             if saved is not None:
-                references.append((run.label, saved.get("extra_info", {})))
+                references.append((run.label, saved.cost_entry()))
         failures = []
         for source, old in references:
-            for f, before, after in cost_changes(old, extra):
+            for f, before, after in cost_changes(old, self.costs[name], on):
                 self.changes.append((name, f, before, after))
                 failures.append(f"{f}: {shown(f, before)} -> {shown(f, after)} (vs {source})")
         if self.update:
             return
         if failures:
-            breaks = "".join(f"\n  graph break: {r}" for r in extra.get("graph_break_reasons", []))
+            reasons = record.compile.graph_break_reasons or ()
+            breaks = "".join(f"\n  graph break: {r}" for r in reasons)
             pytest.fail(f"{name}: cost changed: " + "; ".join(failures) + breaks, False)
         if name not in self.manifest:
             pytest.fail(f"{name}: not in the cost manifest {self.manifest_path}", False)
@@ -84,9 +90,8 @@ class CostGate:
             write_manifest(self.manifest_path, {**self.manifest, **entries})
 
     def uncounted_message(self) -> str:
-        on = self.costs[self.uncounted[0]].get("counted_on")
         return (
-            f"unet-bench: the cost manifest has no exact counters for {on} in "
+            f"unet-bench: the cost manifest has no exact counters for {self.counted_on} in "
             f"{len(self.uncounted)} cases; they were checked against compared runs only. "
             f"Record them with: {update_command(self.manifest_path)}"
         )
@@ -158,11 +163,7 @@ class VerdictGate:
         self.verdicts, self.reruns = judge_and_confirm(judged, self.first.get, remeasure)
         # a throttled GPU fakes a change: such a verdict is unsure, with the reason
         self.verdicts = [
-            demote(
-                v,
-                throttled(saved[v.case].cases[v.case].get("extra_info", {})),
-                self.throttles.get(v.case, []),
-            )
+            demote(v, saved[v.case].case(v.case).throttled, self.throttles.get(v.case, []))
             for v in self.verdicts
         ]
 

@@ -21,6 +21,7 @@ from unet.bench.measure.turns import Channel
 from unet.bench.results.axes import key_suffix, run_axes
 from unet.bench.results.explained import Explained, against_saved, repro_command
 from unet.bench.results.manifest import ManifestError, load_manifest
+from unet.bench.results.record import CaseRecord
 from unet.bench.results.runs import history_spread
 from unet.bench.results.storage import compare_target, keyed_storage, saved_runs, storage_root
 from unet.bench.stats.verdict import failed
@@ -66,7 +67,9 @@ class SuiteState:
         if kept is not None and self.verdict_gate is not None:
             self.verdict_gate.keep(node.name, kept, self.compared)
         if self.cost_gate is not None:
-            self.cost_gate.check(node.name, node.nodeid, extra, self.compared)
+            self.cost_gate.check(
+                CaseRecord.from_extra(node.name, node.nodeid, extra), self.compared
+            )
         return extra
 
     def explain_flagged(self, config: pytest.Config) -> None:
@@ -85,7 +88,7 @@ class SuiteState:
                 flagged.setdefault(name, "cost change")
         for name, reason in flagged.items():
             saved = next((r.run for r in self.compared if name in r.run.cases), None)
-            saved_profile = saved.cases[name]["extra_info"].get("profile") if saved else None
+            saved_profile = saved.case(name).profile if saved else None
             # the compared run's commit; without one, the committed code (the manifest's)
             base = (saved.commit if saved else "HEAD") or None
             repro = repro_command(name, None if base == "unversioned" else base, str(self.device))
