@@ -6,11 +6,20 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from unet.bench.results.record import COST_FIELDS, SCHEMA, CaseRecord
+from unet.bench.results.record import (
+    COST_FIELDS,
+    FIELD_DOCS,
+    SCHEMA,
+    SECTIONS,
+    CaseRecord,
+    Identity,
+    field_reference,
+)
 from unet.bench.results.runs import load_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,3 +98,18 @@ def test_the_read_pattern_finds_what_it_must():
     assert READS.search('e = case["extra_info"]')
     assert READS.search('case.get("extra_info", {})')
     assert READS.search('median = entry["stats"]["median"]')
+
+
+def test_every_field_has_a_line_in_the_reference():
+    documented = {k for docs in FIELD_DOCS.values() for key in docs for k in key.split(", ")}
+    sections = {f.name for kind in SECTIONS.values() for f in fields(kind)}
+    identity = {f.name for f in fields(Identity) if f.name != "choices"}
+    written = {"per_application_s", "ab_rounds_per_block", "telemetry", "profile", "schema"}
+    assert documented == sections | identity | written | {"conv", "norm", "upsample"}
+
+
+def test_the_readme_shows_the_reference_generated_from_the_record():
+    readme = (REPO / "README.md").read_text()
+    start, end = "<!-- record-fields:start -->\n", "\n<!-- record-fields:end -->"
+    shown = readme[readme.index(start) + len(start) : readme.index(end)]
+    assert shown == field_reference(), "regenerate: python -m unet.bench.results.record"

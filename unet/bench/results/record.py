@@ -233,6 +233,72 @@ class CaseRecord:
         return extra
 
 
+# What each extra_info key means: the record's field reference, generated into the README
+# (``field_reference``; tests/test_record.py fails when the two differ or a field has no entry).
+FIELD_DOCS: dict[str, dict[str, str]] = {
+    "identity": {
+        "conv, norm, upsample": "the case's layer choices (model cases; a layer case has its own)",
+        "batch_size": "the input's batch",
+        "device": "cpu or cuda",
+        "dtype": "weights and input dtype (float32 where a run predates the field)",
+        "channels_last": "NHWC model and input",
+        "mode": "inference, or train (each timed application a training step)",
+        "autocast": "torch.autocast dtype around each forward, or none",
+        "compile": "the torch.compile mode, or none (eager)",
+        "threads": "CPU threads (CPU runs)",
+        "applications_per_call": "a layer case's applications per timed call (1000 for norms)",
+    },
+    "costs": {
+        "params": "parameters",
+        "flops": "fvcore's FLOPs, one multiply-add = one flop",
+        "mult_adds": "the study's (torchinfo) multiply-adds",
+        "unsupported_ops": "operators fvcore leaves out of flops",
+        "backward_flops": "--mode train: the backward's convolution multiply-adds",
+        "train_flops": "--mode train: flops + backward_flops",
+    },
+    "counters": {
+        "counted_on": "what the counters depend on besides the code, e.g. cpu/float32",
+        "total_ops": "ATen operators per call",
+        "ops": "calls per ATen operator",
+        "peak_activation_bytes": "activation memory at its peak during one call",
+    },
+    "timing": {
+        "per_application_s": "the median per application (layer cases)",
+        "ab_rounds_per_block": "a paired A/B worker's rounds per turn",
+    },
+    "compile": {
+        "compile_s": "the first call's compile time, apart from the rounds",
+        "compile_cached": "inductor reused a graph from its on-disk cache",
+        "graph_breaks": "dynamo's graph breaks (gated exactly)",
+        "graph_break_reasons": "each break's reason and source line",
+        "cudagraph_skips": "graphs a cudagraph mode ran without CUDA graphs",
+        "recompiles": "compiles after the first (each fails the case)",
+    },
+    "device": {
+        "device_time_s": "CUDA: GPU-only time per call",
+        "device_time_method": "CUDA: events, or a replayed CUDA graph",
+        "peak_memory_bytes": "CUDA: the allocator's peak above what the case held before",
+        "do_bench_median_s": "CUDA, --do-bench: triton's do_bench median",
+        "kernel_launches": "CUDA: kernels one call launches",
+        "kernel_signature": "CUDA: a hash of their names, in order",
+        "kernel_signatures": "CUDA, A/B: every process's signature when they differ",
+    },
+    "run": {
+        "telemetry": "CUDA with NVML: clocks, temperature, power and throttle reasons",
+        "profile": "per-operator calls and self time of warm calls (saved and compared runs)",
+        "schema": f"the record's version ({SCHEMA}; files without it are 1)",
+    },
+}
+
+
+def field_reference() -> str:
+    """The Markdown table of every extra_info key, by section of the record."""
+    rows = ["| section | field | meaning |", "|---|---|---|"]
+    for section, docs in FIELD_DOCS.items():
+        rows += [f"| {section} | `{key}` | {meaning} |" for key, meaning in docs.items()]
+    return "\n".join(rows)
+
+
 def _all_section_fields() -> set[str]:
     return {f.name for kind in SECTIONS.values() for f in fields(kind)}
 
@@ -263,3 +329,7 @@ def merge_entry(target: dict[str, Any], entry: Mapping[str, Any]) -> None:
     seen += CaseRecord.from_entry(entry).kernel_signatures
     if seen:
         extra["kernel_signatures"] = sorted(set(seen))
+
+
+if __name__ == "__main__":  # the reference the README shows between its record-fields markers
+    print(field_reference())
