@@ -30,6 +30,7 @@ from unet.bench.measure.hardware import (
 from unet.bench.measure.kept import KeptCase, Placement
 from unet.bench.measure.profile import device_kernels, kernel_signature, self_times
 from unet.bench.measure.runner import CaseRunner
+from unet.bench.measure.settings import SuiteOptions
 from unet.bench.measure.telemetry import Telemetry, power_capped, throttle_reasons
 
 REPO = Path(__file__).resolve().parents[1]
@@ -481,7 +482,8 @@ class FakeBenchmark:
 
 
 def test_9_a_compiled_case_gets_the_full_warmup_after_its_compile(monkeypatch):
-    runner = CaseRunner(torch.device("cpu"), compile_mode="default", warmup_s=0.25, costs=False)
+    cpu = SuiteOptions.defaults(torch.device("cpu"), compile="default", skip_costs=True)
+    runner = CaseRunner(cpu, warmup_s=0.25)
     budgets = []
     monkeypatch.setattr(
         "unet.bench.measure.runner.warmup", lambda fn, s, n: budgets.append(s) or [1e-3]
@@ -503,7 +505,8 @@ def test_12_profiles_wait_until_every_case_is_timed(monkeypatch):
         "unet.bench.measure.runner.profile_call",
         lambda *a, **k: log.append("profiled") or SimpleNamespace(to_dict=lambda: {"calls": 1}),
     )
-    runner = CaseRunner(torch.device("cpu"), record_profiles=True, costs=False, warmup_s=0)
+    cpu = SuiteOptions.defaults(torch.device("cpu"), skip_costs=True)
+    runner = CaseRunner(cpu, record_profiles=True, warmup_s=0)
     benches = [FakeBenchmark(log), FakeBenchmark(log)]
     for name, bench in zip(("a", "b"), benches, strict=True):
         runner.run(bench, name, nn.Conv2d(3, 3, 3), torch.zeros(1, 3, 8, 8), {})

@@ -113,3 +113,12 @@ def test_the_readme_shows_the_reference_generated_from_the_record():
     start, end = "<!-- record-fields:start -->\n", "\n<!-- record-fields:end -->"
     shown = readme[readme.index(start) + len(start) : readme.index(end)]
     assert shown == field_reference(), "regenerate: python -m unet.bench.results.record"
+
+
+def test_the_runner_writes_through_the_record_and_an_undeclared_field_is_an_error():
+    """A stage that produced a field the record does not declare would lose it silently; the
+    runner's one write refuses it instead (``strict``)."""
+    extra = {"conv": "standard", "batch_size": 1, "params": 3, "new_figure_ms": 1.5}
+    with pytest.raises(ValueError, match="fields the record does not declare: new_figure_ms"):
+        CaseRecord.from_extra("c", "", extra, strict=True)
+    assert "new_figure_ms" not in CaseRecord.from_extra("c", "", extra).to_extra()

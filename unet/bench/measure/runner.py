@@ -1,10 +1,17 @@
-"""Runs one benchmark case: place it on the device, count its costs, check its output, warm it
-up, time it with pytest-benchmark, record what the suite promises in ``extra_info``, and once
-every case is timed, profile it where asked (``finish``)."""
+"""Runs one benchmark case, in named stages, under the suite's options as they are:
+
+1. ``place`` — the model and input on the device, in the dtype and memory format;
+2. ``describe`` — the case's identity and, unless another process counts them, its costs;
+3. ``check_output`` — the first call: its output must be finite; the exact counters;
+4. ``compile_case`` — with --compile, the compiled work, its compile time apart from the rounds;
+5. ``measure`` — warmup, the timed rounds (or turns, in a paired A/B worker), telemetry around
+   them, on CUDA the device figures; the timed call kept for --verdict;
+6. the record: every stage's fields written to ``extra_info`` once, through ``CaseRecord``;
+7. ``finish`` — once every case is timed, the profiles and kernel figures (``AfterTiming``).
+"""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import time
@@ -27,7 +34,8 @@ from unet.bench.measure.compiled import (
 )
 from unet.bench.measure.counters import CallCounts, count_call, counted_on
 from unet.bench.measure.kept import AfterTiming, KeptCase, Placement
-from unet.bench.measure.profile import PROFILE_SECONDS, profile_call
+from unet.bench.measure.profile import profile_call
+from unet.bench.measure.settings import SuiteOptions
 from unet.bench.measure.telemetry import Telemetry, watching
 from unet.bench.measure.timing import device_figures, synchronized, warmup
 from unet.bench.measure.turns import Channel, time_in_turns
@@ -35,27 +43,18 @@ from unet.bench.results.record import SCHEMA, CaseRecord
 from unet.costs import measure_costs
 from unet.trainflops import count_train_step
 
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
 
 @dataclass
 class CaseRunner:
-    device: torch.device
-    dtype_name: str = "float32"
-    channels_last: bool = False
-    mode: str = "inference"  # or "train": each timed application is a training step
-    autocast: str | None = None  # torch.autocast dtype around each forward; None: off
-    compile_mode: str | None = None  # torch.compile mode; None: eager
+    """Runs the cases of one suite run under ``options`` (as parsed; see ``settings``), with
+    what the run's set-up decided besides them."""
+
+    options: SuiteOptions
     warmup_s: float = 0.3  # per case: cuDNN autotuning of its shapes, clocks back up after idling
     warmup_iters: int = 3
-    costs: bool = True  # False where another process counts the costs (A/B's extra workers)
-    keep: bool = False  # keep each case's timed callable and samples, for confirm-by-rerun
-    do_bench: bool = False  # also time with triton.testing.do_bench (the accuracy check)
     budget: tuple[float, int] = (1.0, 5)  # pytest-benchmark's max time and min rounds
     channel: Channel | None = None  # set in a paired A/B worker: take turns per round block
     record_profiles: bool = False  # keep a per-operator profile of each case in its extra_info
-    profile_dir: Path | None = None  # also write each case's profile and Chrome trace here
-    profile_s: float = PROFILE_SECONDS  # seconds of calls per profile
     telemetry: Telemetry | None = None  # NVML readings around each case's rounds (CUDA)
     throttles: dict[str, list[str]] = field(default_factory=dict)  # case -> why it throttled
     kept: dict[str, KeptCase] = field(default_factory=dict)  # until the verdict gate takes it
@@ -63,29 +62,24 @@ class CaseRunner:
     after: list[AfterTiming] = field(default_factory=list)  # waiting for all timing to end
 
     @property
-    def dtype(self) -> torch.dtype:
-        return DTYPES[self.dtype_name]
+    def device(self) -> torch.device:
+        return self.options.device
 
     @property
-    def training(self) -> bool:
-        return self.mode == "train"
+    def counts_costs(self) -> bool:  # not where another process counts them (A/B's workers)
+        return not self.options.skip_costs
 
-    def grad_mode(self) -> contextlib.AbstractContextManager:
-        return torch.enable_grad() if self.training else torch.no_grad()
-
-    def precision(self) -> contextlib.AbstractContextManager:
-        """torch.autocast around a forward when asked for, else nothing."""
-        if self.autocast is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=DTYPES[self.autocast])
+    @property
+    def keeps(self) -> bool:  # each case's timed call and samples, for --verdict's re-measure
+        return self.options.verdict
 
     def call_for(self, module: nn.Module, x: torch.Tensor, repeat: int) -> Callable[[], Any]:
         """The timed work: ``repeat`` forwards, or in train mode ``repeat`` training steps
         (forward, the output's mean as loss, backward, an SGD step; gradients freed first)."""
-        if not self.training:
+        if not self.options.training:
 
             def forward() -> torch.Tensor:
-                with self.precision():
+                with self.options.precision():
                     for _ in range(repeat):
                         out = module(x)
                 return out
@@ -96,7 +90,8 @@ class CaseRunner:
 
         def train_step() -> torch.Tensor:
             for _ in range(repeat):
-                with self.precision():  # forward and loss; backward outside, as autocast advises
+                # forward and loss under autocast; backward outside, as autocast advises
+                with self.options.precision():
                     loss = (out := module(x)).float().mean()
                 loss.backward()
                 if optimizer is not None:
@@ -107,9 +102,10 @@ class CaseRunner:
         return train_step
 
     def place(self, module: nn.Module, x: torch.Tensor) -> tuple[nn.Module, torch.Tensor]:
-        module = module.to(device=self.device, dtype=self.dtype).train(self.training)
-        x = x.to(device=self.device, dtype=self.dtype)
-        if self.channels_last:
+        o = self.options
+        module = module.to(device=o.device, dtype=o.torch_dtype).train(o.training)
+        x = x.to(device=o.device, dtype=o.torch_dtype)
+        if self.options.channels_last:
             module = module.to(memory_format=torch.channels_last)
             x = x.contiguous(memory_format=torch.channels_last)
         return module, x
@@ -123,21 +119,22 @@ class CaseRunner:
         info: dict[str, object],
         repeat: int = 1,
     ) -> dict[str, object]:
-        """Benchmark ``repeat`` applications of ``module`` to ``x`` as one timed call."""
+        """Benchmark ``repeat`` applications of ``module`` to ``x`` as one timed call; the
+        stages' fields are written to ``extra_info`` once, through the case's record."""
         module, x = self.place(module, x)
-        extra = benchmark.extra_info
-        extra.update(self.describe(module, x, info, repeat))
+        extra = self.describe(module, x, info, repeat)
         forward = self.call_for(module, x, repeat)
         timed = synchronized(forward, self.device)  # what is timed: the device's work included
-        with self.grad_mode():
+        with self.options.grad_mode():
             # the exact counters are counted on the first (eager) call, whose output is checked
-            existing = [*module.parameters(), *module.buffers(), x] if self.costs else None
+            existing = [*module.parameters(), *module.buffers(), x] if self.counts_costs else None
             spent, counts = self.check_output(name, timed, existing)
             if counts is not None:
-                on = counted_on(self.device, self.dtype_name, self.channels_last, self.autocast)
+                o = self.options
+                on = counted_on(o.device, o.dtype, o.channels_last, o.autocast)
                 extra.update(counts.as_extra(on))
             compiled = None
-            if self.compile_mode is not None:  # from here on the compiled module is measured
+            if self.options.compile is not None:  # from here on the compiled module is measured
                 forward, compiled = self.compile_case(name, module, x, repeat)
                 timed = synchronized(forward, self.device)
                 extra.update(compiled.as_extra())
@@ -146,17 +143,22 @@ class CaseRunner:
             per_call = self.measure(benchmark, name, (forward, timed), spent, repeat, extra)
             if name in self.kept:
                 self.kept[name].placement = placement
-            if self.profiles_wanted or self.device.type == "cuda":
-                grad = self.grad_mode()
-                self.after.append(AfterTiming(name, timed, per_call, extra, placement, grad))
+            if compiled is not None:
+                extra["recompiles"] = compiled.recompiles()
+            record = CaseRecord.from_extra(name, "", extra, strict=True)
+            benchmark.extra_info.update(record.to_extra())  # the one write
+            if self.profiles_wanted or self.device.type == "cuda":  # completed after all timing
+                grad = self.options.grad_mode()
+                after = AfterTiming(name, timed, per_call, benchmark.extra_info, placement, grad)
+                self.after.append(after)
             placement.park()
             if compiled is not None:
-                self.check_recompiles(name, compiled, extra)
-        return extra
+                self.check_recompiles(name, record)
+        return benchmark.extra_info
 
     @property
     def profiles_wanted(self) -> bool:
-        return self.record_profiles or self.profile_dir is not None
+        return self.record_profiles or self.options.profile_dir is not None
 
     def finish(self) -> None:
         """The work that waited for all timing (``AfterTiming``): each case's profile where one
@@ -191,19 +193,19 @@ class CaseRunner:
         if throttled:
             self.throttles[name] = throttled
         per_call = pbcompat.median(benchmark)
-        if self.keep:
+        if self.keeps:
             self.kept[name] = KeptCase(
                 timed,
                 pbcompat.iterations(benchmark),
                 pbcompat.samples(benchmark),
                 throttled,
-                training=self.training,
+                training=self.options.training,
             )
         if repeat > 1:
             extra["per_application_s"] = per_call / repeat
         if self.device.type == "cuda":
-            graphs = graph_use(self.training, self.compile_mode)
-            extra.update(device_figures(forward, self.device, graphs, self.do_bench))
+            graphs = graph_use(self.options.training, self.options.compile)
+            extra.update(device_figures(forward, self.device, graphs, self.options.do_bench))
         return per_call
 
     def compile_case(
@@ -211,7 +213,7 @@ class CaseRunner:
     ) -> tuple[Callable[[], object], CompiledCase]:
         """The compiled case's work, run once (compile time recorded apart from the rounds),
         and the breaks' source lines when there are any."""
-        mode = str(self.compile_mode)
+        mode = str(self.options.compile)
         forward = self.call_for(compile_module(module, mode), x, repeat)
         compiled = first_call(name, mode, synchronized(forward, self.device))
         if compiled.graph_breaks:  # explain traces again: compile afresh after it
@@ -221,10 +223,9 @@ class CaseRunner:
             compiled.reasons = reasons
         return forward, compiled
 
-    def check_recompiles(self, name: str, compiled: CompiledCase, extra: dict) -> None:
+    def check_recompiles(self, name: str, record: CaseRecord) -> None:
         """One compile per case (one shape); any later one fails the case."""
-        extra["recompiles"] = again = compiled.recompiles()
-        if again:
+        if again := record.compile.recompiles:
             pytest.fail(
                 f"{name}: recompiled {again} time(s) after the first compile "
                 "(one shape per case should compile once)",
@@ -233,11 +234,12 @@ class CaseRunner:
 
     def profile(self, name: str, timed: Callable[[], object], per_call: float) -> dict:
         """A per-operator profile of warm calls, outside the timed rounds."""
-        if self.profile_dir is None:
-            return profile_call(timed, self.device, per_call, seconds=self.profile_s).to_dict()
-        stem = self.profile_dir / file_name(name)
+        folder, seconds = self.options.profile_dir, self.options.profile_time
+        if folder is None:
+            return profile_call(timed, self.device, per_call, seconds=seconds).to_dict()
+        stem = folder / file_name(name)
         trace = Path(f"{stem}.trace.json")
-        data = profile_call(timed, self.device, per_call, trace, self.profile_s).to_dict()
+        data = profile_call(timed, self.device, per_call, trace, seconds).to_dict()
         Path(f"{stem}.profile.json").write_text(json.dumps({"case": name, **data}, indent=1))
         return data
 
@@ -246,15 +248,16 @@ class CaseRunner:
     ) -> dict[str, object]:
         """The case's identity and, unless another process counts them, its costs."""
         extra = dict(info)
+        o = self.options
         extra.update(
             batch_size=x.shape[0],
-            device=self.device.type,
-            dtype=self.dtype_name,
-            channels_last=self.channels_last,
-            mode=self.mode,
-            autocast=self.autocast,
+            device=o.device.type,
+            dtype=o.dtype,
+            channels_last=o.channels_last,
+            mode=o.mode,
+            autocast=o.autocast,
         )
-        if self.costs:
+        if self.counts_costs:
             costs = measure_costs(module, x)
             extra.update(
                 params=costs.params,
@@ -262,7 +265,7 @@ class CaseRunner:
                 mult_adds=costs.mult_adds,
                 unsupported_ops=sorted(costs.unsupported_ops),
             )
-            if self.training:  # per application, as flops: forward plus the convs' backward
+            if self.options.training:  # per application, as flops: forward plus the convs' backward
                 backward = count_train_step(module, x).backward
                 extra.update(backward_flops=backward, train_flops=costs.flops + backward)
         if self.device.type == "cpu":
@@ -288,7 +291,7 @@ class CaseRunner:
         else:
             counts = count_call(lambda: outputs.append(timed()), existing)
         if not torch.isfinite(outputs[0]).all():
-            pytest.fail(f"{name}: output contains NaN or inf ({self.dtype_name})", False)
+            pytest.fail(f"{name}: output contains NaN or inf ({self.options.dtype})", False)
         return time.perf_counter() - start, counts
 
     def warm(self, timed: Callable[[], object], spent: float) -> float:

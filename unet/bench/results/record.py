@@ -179,8 +179,13 @@ class CaseRecord:
         return {f: float(values[f]) for f in EXACT_FIELDS if isinstance(values.get(f), int | float)}
 
     @classmethod
-    def from_extra(cls, name: str, fullname: str, extra: Mapping[str, Any]) -> CaseRecord:
-        """The record of a case being run, from the ``extra_info`` its runner filled."""
+    def from_extra(
+        cls, name: str, fullname: str, extra: Mapping[str, Any], strict: bool = False
+    ) -> CaseRecord:
+        """The record of a case being run, from the fields its runner's stages produced;
+        ``strict``: a field the record does not declare is an error, not dropped."""
+        if strict and (unknown := sorted(undeclared(extra))):
+            raise ValueError(f"{name}: fields the record does not declare: {', '.join(unknown)}")
         return cls.from_entry({"name": name, "fullname": fullname, "extra_info": extra})
 
     @classmethod
@@ -297,6 +302,13 @@ def field_reference() -> str:
     for section, docs in FIELD_DOCS.items():
         rows += [f"| {section} | `{key}` | {meaning} |" for key, meaning in docs.items()]
     return "\n".join(rows)
+
+
+def undeclared(extra: Mapping[str, Any]) -> set[str]:
+    """The keys of ``extra`` that no field of the record holds (a layer choice is a string)."""
+    known = {*_IDENTITY, *_all_section_fields(), "per_application_s", "ab_rounds_per_block"}
+    known |= {"telemetry", "profile", "schema"}
+    return {k for k, v in extra.items() if k not in known and not isinstance(v, str)}
 
 
 def _all_section_fields() -> set[str]:

@@ -4,7 +4,6 @@ so a bad value is a usage error, exit 4, naming the option, the value and what i
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from unet.bench.defaults import MIN_EFFECT
 from unet.bench.measure.compiled import COMPILE_MODES
 from unet.bench.measure.hardware import resolve_device
 from unet.bench.measure.profile import PROFILE_SECONDS
-from unet.bench.measure.runner import DTYPES
+from unet.bench.measure.settings import DTYPES
 from unet.bench.results.axes import AUTOCAST_DTYPES, MODES
 from unet.bench.results.manifest import DEFAULT_PATH as MANIFEST
 from unet.bench.values import (
@@ -168,32 +167,3 @@ def _add_gate_options(g: pytest.OptionGroup) -> None:
         help="compare against a run from other hardware or that measured other axes (dtype, "
         "mode, compile, ...): both refusals are waived (latencies may not be comparable)",
     )
-
-
-@dataclass(frozen=True)
-class SuiteOptions:
-    """The parsed options of the suite, typed."""
-
-    device: torch.device  # resolved: auto is CUDA when present, else CPU
-    dtype: str  # a key of DTYPES; the weights and input are cast to it
-    channels_last: bool  # NHWC model and input
-    mode: str  # "inference" or "train"
-    autocast: str | None  # torch.autocast dtype around each forward; None: off
-    compile: str | None  # torch.compile mode; None: eager
-    batch_sizes: tuple[int, ...]  # of the model and norm cases
-    quick: bool  # the CPU-CI tier
-    warmup_time: float | None  # seconds per case; None: the device's default
-    profile_dir: Path | None  # write each case's profile and Chrome trace here
-    profile_time: float  # seconds of calls per case profile
-    update_cost_manifest: bool  # write this run's costs instead of failing on changes
-    cost_manifest: Path  # the manifest the cost gate checks
-    verdict: bool  # noise-aware verdicts against the compared run
-    min_effect: float  # smallest relative change a verdict counts
-    do_bench: bool  # also time with triton's do_bench (CUDA)
-    skip_costs: bool  # no cost counting and no cost gate
-    allow_other_hardware: bool  # compare with a run of other hardware anyway
-
-    @classmethod
-    def from_config(cls, config: pytest.Config) -> SuiteOptions:
-        """The parsed values; each field is named after its option (``--dtype`` -> ``dtype``)."""
-        return cls(**{f.name: getattr(config.option, f.name) for f in fields(cls)})

@@ -15,6 +15,7 @@ from unet.bench import pbcompat
 from unet.bench.measure.compiled import CUDAGRAPH_MODES
 from unet.bench.measure.hardware import hardware_info, hardware_key
 from unet.bench.measure.runner import CaseRunner
+from unet.bench.measure.settings import SuiteOptions
 from unet.bench.measure.telemetry import Telemetry
 from unet.bench.measure.timing import use_device
 from unet.bench.measure.turns import Channel
@@ -26,7 +27,6 @@ from unet.bench.results.runs import history_spread
 from unet.bench.results.storage import compare_target, keyed_storage, saved_runs, storage_root
 from unet.bench.stats.verdict import failed
 from unet.bench.suite.gates import ComparedRun, CostGate, VerdictGate
-from unet.bench.suite.options import SuiteOptions
 
 PLUGIN_NAME = "unet-bench"  # the plugin object holding the state, in pytest's plugin manager
 
@@ -193,26 +193,16 @@ def make_runner(config: pytest.Config, options: SuiteOptions) -> CaseRunner:
     if warmup is None:  # seconds; none in a paired A/B worker: the other workers keep it busy
         warmup = 0.0 if channel else 0.3 if cuda else 0.05
     return CaseRunner(
-        device=options.device,
-        dtype_name=options.dtype,
-        channels_last=options.channels_last,
-        mode=options.mode,
-        autocast=options.autocast,
-        compile_mode=options.compile,
+        options,
         warmup_s=warmup,
         # calls, counting the output check: CUDA several for autotuning and clocks; CPU the
         # check plus one more (a 400 ms batch-32 case needs no more; in a paired A/B worker,
         # whose round blocks each start after another process ran, the one that sizes them)
         warmup_iters=3 if cuda else 2,
-        costs=not options.skip_costs,
-        keep=options.verdict,
-        do_bench=options.do_bench,
         budget=pbcompat.timing_budget(config),
         channel=channel,
         # a saved run keeps its cases' profiles: a later comparison attributes its changes
         # against them, as it cannot re-run the saved code
         record_profiles=pbcompat.saves_run(config) or bool(pbcompat.compare_option(config)),
-        profile_dir=options.profile_dir,
-        profile_s=options.profile_time,
         telemetry=Telemetry.open(options.device),  # None without NVML or a GPU
     )
