@@ -7,13 +7,13 @@ import sys
 import time
 
 from unet.bench.commands.common import (
+    ab_settings,
     add_blocks,
     add_device,
     add_min_effect,
     add_out,
     add_pytest_args,
     add_quick,
-    output_folder,
 )
 from unet.bench.errors import FOUND, NOTHING_FOUND
 
@@ -38,27 +38,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from unet.bench.ab.runner import run_ab
-    from unet.bench.ab.settings import ABSettings
     from unet.bench.ab.summary import ab_markdown
-    from unet.bench.commands.common import device_key
-    from unet.bench.defaults import PAIRED_WORKERS
     from unet.bench.output.report import plot_ab
     from unet.bench.stats.verdict import failed
 
-    device_key(args.device, workers=2 * PAIRED_WORKERS)  # a usage error before anything starts
-    out = output_folder(args.out, "ab")
-    settings = ABSettings(
-        repo=Path.cwd(),
-        out=out,
-        device=args.device,
-        quick=args.quick,
-        blocks=args.blocks,
-        min_effect=args.min_effect,
-        pytest_args=args.pytest_args,
-    )
+    settings = ab_settings(args, "ab")
+    out = settings.out
     started = time.perf_counter()
     result = run_ab(settings, args.base)  # checks the revision before creating ``out``
     markdown = ab_markdown(result, time.perf_counter() - started)

@@ -12,13 +12,13 @@ import sys
 import time
 
 from unet.bench.commands.common import (
+    ab_settings,
     add_blocks,
     add_device,
     add_min_effect,
     add_out,
     add_pytest_args,
     add_quick,
-    output_folder,
 )
 from unet.bench.errors import FOUND, NOTHING_FOUND
 
@@ -55,26 +55,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from unet.bench.ab.settings import ABSettings
     from unet.bench.bisect import bisection
     from unet.bench.bisect.report import markdown
-    from unet.bench.commands.common import device_key
-    from unet.bench.defaults import PAIRED_WORKERS
 
-    device_key(args.device, workers=2 * PAIRED_WORKERS)  # a usage error before anything starts
-    out = output_folder(args.out, "bisect")
-    settings = ABSettings(
-        repo=Path.cwd(),
-        out=out,
-        device=args.device,
-        quick=args.quick,
-        blocks=args.blocks,
-        min_effect=args.min_effect,
-        pytest_args=list(args.pytest_args),
-        command_name="bisect",
-    )
+    settings = ab_settings(args, "bisect")
+    out = settings.out
     started = time.perf_counter()
     b = bisection.run(settings, args.good, args.bad, args.case)
     text = markdown(b, time.perf_counter() - started)

@@ -99,3 +99,22 @@ def device_key(device: str, workers: int = 1) -> str:
         return hardware.hardware_key(hardware.hardware_info(resolved))
     except ValueError as err:  # CUDA asked for without a GPU, a locked GPU
         raise UsageError(str(err)) from None
+
+
+def ab_settings(args: argparse.Namespace, command: str):
+    """The A/B settings of ``ab`` and ``bisect`` from their shared arguments: the device checked
+    for two paired workers per side, ``--out`` resolved (nothing created yet)."""
+    from unet.bench.ab.settings import ABSettings
+    from unet.bench.defaults import PAIRED_WORKERS
+
+    device_key(args.device, workers=2 * PAIRED_WORKERS)  # a usage error before anything starts
+    return ABSettings(
+        repo=Path.cwd(),
+        out=output_folder(args.out, command),
+        device=args.device,
+        quick=args.quick,
+        blocks=args.blocks,
+        min_effect=args.min_effect,
+        pytest_args=list(args.pytest_args),
+        command_name=command,
+    )
