@@ -114,34 +114,37 @@ def wall_time_ratio(args: argparse.Namespace, repo: Path, work: Path, ab: list[s
     }
 
 
-def flagged(out_dir: Path, case: str) -> bool:
-    """Whether the A/B run in ``out_dir`` judged ``case`` a confirmed regression."""
+def regressions(out_dir: Path) -> list[str]:
+    """The cases the A/B run in ``out_dir`` judged confirmed regressions."""
     result = load_ab_json(out_dir / "ab.json")
-    return any(v.case == case and v.outcome == "regression" for v in result.verdicts)
+    return [v.case for v in result.verdicts if v.outcome == "regression"]
 
 
 def injected_runs(
     args: argparse.Namespace, repo: Path, work: Path, ab: list[str], median: float
-) -> dict[str, int]:
-    """For each slowdown: how many of ``args.runs`` A/B runs flag the slowed case."""
+) -> tuple[dict[str, int], dict[str, int]]:
+    """For each slowdown: how many of ``args.runs`` A/B runs flag the slowed case, and how
+    many flag an untouched case (a false alarm beside the real change)."""
     case, patched, cls, select = CASES[args.case]
     rate = gpu_cycles_per_second(args.device)
     target = repo / patched
     original = target.read_text()
-    detections = {}
+    detections, untouched = {}, {}
     for slowdown in [float(s) for s in args.slowdowns.split(",")]:
         delay = median * slowdown
         target.write_text(original + SPIN.format(cls=cls, delay=delay, cycles=int(delay * rate)))
-        hits = 0
+        hits = others = 0
         for i in range(args.runs):
             out_dir = work / f"slow-{slowdown}-{i}"
             rc, _, _ = timed([*ab, f"--out={out_dir}", "--", "-k", select], repo)
-            hit = flagged(out_dir, case)
-            hits += hit
-            print(f"slowdown {slowdown:.0%} run {i}: exit {rc}, flagged {hit}", flush=True)
+            flagged = regressions(out_dir)
+            hits += case in flagged
+            others += any(name != case for name in flagged)
+            print(f"slowdown {slowdown:.0%} run {i}: exit {rc}, flagged {flagged}", flush=True)
         detections[f"{slowdown:.2f}"] = hits
+        untouched[f"{slowdown:.2f}"] = others
     target.write_text(original)
-    return detections
+    return detections, untouched
 
 
 def main() -> int:
@@ -174,7 +177,9 @@ def main() -> int:
         failures.append(rc)
         print(f"A/A {i}: exit {rc}", flush=True)
     results["aa_exit_codes"] = failures
-    results["flagged_of_runs"] = injected_runs(args, repo, work, ab, results["case_median_s"])
+    flagged, untouched = injected_runs(args, repo, work, ab, results["case_median_s"])
+    results["flagged_of_runs"] = flagged
+    results["untouched_case_flagged_in_runs"] = untouched
     args.out.write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
     return 0
