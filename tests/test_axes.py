@@ -10,8 +10,8 @@ import torch
 from drive import FAST, in_process, saved_files, suite
 from torch import nn
 
-from unet.bench.measure.runner import CaseRunner
 from unet.bench.measure.settings import SuiteOptions
+from unet.bench.measure.workload import place, workload
 from unet.bench.results.axes import differing_axes, id_suffix, key_suffix
 
 TRAIN = [*FAST, "--mode", "train"]
@@ -36,13 +36,13 @@ def test_a_run_saved_before_axes_existed_compares_as_the_defaults():
 
 
 def test_a_training_step_updates_weights_and_batch_statistics():
-    runner = CaseRunner(SuiteOptions.defaults(torch.device("cpu"), mode="train"))
+    options = SuiteOptions.defaults(torch.device("cpu"), mode="train")
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU())
-    model, x = runner.place(model, torch.randn(2, 3, 8, 8))
+    model, x = place(options, model, torch.randn(2, 3, 8, 8))
     assert model.training
     weight, mean = model[0].weight.detach().clone(), model[1].running_mean.clone()
-    step = runner.call_for(model, x, repeat=2)
-    with runner.options.grad_mode():
+    step = workload(options, model, x, repeat=2)
+    with options.grad_mode():
         out = step()
     assert not out.requires_grad
     assert not torch.equal(model[0].weight, weight)  # SGD stepped

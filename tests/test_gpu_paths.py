@@ -32,6 +32,7 @@ from unet.bench.measure.profile import device_kernels, kernel_signature, self_ti
 from unet.bench.measure.runner import CaseRunner
 from unet.bench.measure.settings import SuiteOptions
 from unet.bench.measure.telemetry import Telemetry, power_capped, throttle_reasons
+from unet.bench.measure.workload import workload
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -490,11 +491,11 @@ def test_9_a_compiled_case_gets_the_full_warmup_after_its_compile(monkeypatch):
     )
     module, x = nn.Conv2d(3, 3, 3), torch.zeros(1, 3, 8, 8)
 
-    def compile_case(name, module, x, repeat):
-        return runner.call_for(module, x, repeat), CompiledCase("default", compile_s=12.0)
+    def compile_case(options, name, module, x, repeat):
+        return workload(options, module, x, repeat), CompiledCase("default", compile_s=12.0)
 
-    monkeypatch.setattr(runner, "compile_case", compile_case)
-    monkeypatch.setattr(runner, "check_recompiles", lambda *a: None)
+    monkeypatch.setattr("unet.bench.measure.runner.compile_case", compile_case)
+    monkeypatch.setattr("unet.bench.measure.runner.check_recompiles", lambda *a: None)
     runner.run(FakeBenchmark([]), "c", module, x, {})
     assert budgets == [0.25]  # not 0.25 - 12 s of compiling
 
@@ -502,7 +503,7 @@ def test_9_a_compiled_case_gets_the_full_warmup_after_its_compile(monkeypatch):
 def test_12_profiles_wait_until_every_case_is_timed(monkeypatch):
     log: list[str] = []
     monkeypatch.setattr(
-        "unet.bench.measure.runner.profile_call",
+        "unet.bench.measure.profile.profile_call",
         lambda *a, **k: log.append("profiled") or SimpleNamespace(to_dict=lambda: {"calls": 1}),
     )
     cpu = SuiteOptions.defaults(torch.device("cpu"), skip_costs=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 from unet.bench.ab.settings import ABSettings
 from unet.bench.errors import ToolError
 from unet.bench.invoke import suite_command
-from unet.bench.measure.runner import file_name
+from unet.bench.measure.profile import file_name
 from unet.bench.results.explained import merge_profiles
 from unet.bench.stats.attribution import CaseProfile
 

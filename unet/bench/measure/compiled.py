@@ -12,6 +12,9 @@ import pytest
 import torch
 from torch import nn
 
+from unet.bench.measure.settings import SuiteOptions
+from unet.bench.measure.timing import synchronized
+from unet.bench.measure.workload import workload
 from unet.torchcompat import dynamo_counters, dynamo_reset
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -104,3 +107,29 @@ def break_sources(module: nn.Module, x: torch.Tensor) -> list[str]:
             return [f"{reason} at {path}:{line}" + (f": {source.strip()}" if source else "")]
         return [reason]
     return []
+
+
+def compile_case(
+    options: SuiteOptions, name: str, module: nn.Module, x: torch.Tensor, repeat: int
+) -> tuple[Callable[[], object], CompiledCase]:
+    """The stage for --compile: the compiled case's work, run once (its compile time recorded
+    apart from the rounds), and the breaks' source lines when there are any."""
+    mode = str(options.compile)
+    forward = workload(options, compile_module(module, mode), x, repeat)
+    compiled = first_call(name, mode, synchronized(forward, options.device))
+    if compiled.graph_breaks:  # explain traces again: compile afresh after it
+        reasons = break_sources(module, x) or compiled.reasons
+        forward = workload(options, compile_module(module, mode), x, repeat)
+        compiled = first_call(name, mode, synchronized(forward, options.device))
+        compiled.reasons = reasons
+    return forward, compiled
+
+
+def check_recompiles(name: str, recompiles: int | None) -> None:
+    """One compile per case (one shape); any later one fails the case."""
+    if recompiles:
+        pytest.fail(
+            f"{name}: recompiled {recompiles} time(s) after the first compile "
+            "(one shape per case should compile once)",
+            False,
+        )

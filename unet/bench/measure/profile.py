@@ -11,17 +11,23 @@ in no operator lands in the outside row.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
 from unet.bench.stats.attribution import CaseProfile, OpTime
 from unet.torchcompat import CPU_EVENT, is_hidden_event, is_user_annotation, kineto_events
+
+if TYPE_CHECKING:  # settings imports PROFILE_SECONDS from here
+    from unet.bench.measure.settings import SuiteOptions
 
 PROFILE_SECONDS = 0.1  # profiled calls per case: at least this long in all (a saved run's) ...
 MAX_CALLS = 100  # ... but no more calls than this
@@ -57,6 +63,26 @@ def profile_call(
         trace.parent.mkdir(parents=True, exist_ok=True)
         prof.export_chrome_trace(str(trace))
     return CaseProfile(n, wall, dict(sorted(ops.items())), "cuda" if cuda else "cpu")
+
+
+def profile_case(
+    options: SuiteOptions, name: str, timed: Callable[[], object], per_call: float
+) -> dict:
+    """The profiling stage, after all timing: a per-operator profile of warm calls of a case,
+    also written with its Chrome trace under --profile-dir."""
+    folder, seconds = options.profile_dir, options.profile_time
+    if folder is None:
+        return profile_call(timed, options.device, per_call, seconds=seconds).to_dict()
+    stem = folder / file_name(name)
+    trace = Path(f"{stem}.trace.json")
+    data = profile_call(timed, options.device, per_call, trace, seconds).to_dict()
+    Path(f"{stem}.profile.json").write_text(json.dumps({"case": name, **data}, indent=1))
+    return data
+
+
+def file_name(case: str) -> str:
+    """A case name as a file name: ``test_model[conv=...-bs=1]`` -> ``test_model-conv=...-bs=1``."""
+    return re.sub(r"[^\w=.-]+", "-", case).strip("-")
 
 
 class _Op:
