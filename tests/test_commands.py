@@ -34,7 +34,7 @@ def test_explains_errors_are_usage_errors_not_ab_ones():
 
 
 def test_every_command_is_one_module_with_add_parser_and_run():
-    assert len(COMMANDS) == len(NAMES) == 9
+    assert len(COMMANDS) == len(NAMES) == 10
     for module in COMMANDS:
         assert callable(module.add_parser)
         assert callable(module.run)
@@ -70,10 +70,14 @@ def test_a_storage_url_that_is_not_a_folder_is_refused_when_parsed(capsys):
     assert "--storage 'elasticsearch://host/index': expected a folder" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["ab", "bisect", "explain"])
+@pytest.mark.parametrize("name", ["ab", "bisect", "explain", "calibrate"])
 def test_out_that_is_a_file_or_holds_results_is_refused_and_left_alone(name, tmp_path):
     """`ab --out <an existing file>` ended in a FileExistsError traceback (issue 19)."""
-    args = {"ab": ["--base", "HEAD"], "bisect": ["--good", "HEAD~1", "--bad", "HEAD"]}
+    args = {
+        "ab": ["--base", "HEAD"],
+        "bisect": ["--good", "HEAD~1", "--bad", "HEAD"],
+        "calibrate": [],
+    }
     argv = [name, *args.get(name, ["up=transposed-bs=1"]), *CPU]
     taken = tmp_path / "ab.md"
     taken.write_text("an earlier result")
@@ -178,3 +182,60 @@ def test_help_of_every_command_imports_no_torch():
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.splitlines()[-1]) == {"torch": False, "numpy": False}
+
+
+def test_calibrate_needs_four_processes_and_creates_nothing_without_them(tmp_path):
+    floors = tmp_path / "floors.json"
+    argv = ["calibrate", "--runs", "2", *CPU, f"--floors={floors}", f"--out={tmp_path / 'o'}"]
+    proc = command(REPO, *argv)
+    assert proc.returncode == 4
+    assert "--runs 2: a floor needs at least 4" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("failure", "code", "said"),
+    [
+        (ABError("the base suite failed (exit 3)"), 2, "unet-bench calibrate: the base suite"),
+        (KeyboardInterrupt(), 130, "unet-bench calibrate: interrupted; its workers were stopped"),
+    ],
+)
+def test_calibrate_maps_a_crashed_suite_to_2_and_an_interrupt_to_130(
+    monkeypatch, tmp_path, failure, code, said
+):
+    from unet.bench import calibrate
+
+    def crash(settings, processes, commit):
+        raise failure
+
+    monkeypatch.setattr(calibrate, "calibrate", crash)
+    floors = tmp_path / "floors.json"
+    proc = command(REPO, "calibrate", *CPU, f"--floors={floors}", f"--out={tmp_path / 'o'}")
+    assert proc.returncode == code
+    assert said in proc.stderr
+    assert not floors.exists()
+
+
+def test_calibrate_writes_the_floors_of_its_key_and_keeps_the_others(monkeypatch, tmp_path):
+    from unet.bench import calibrate
+    from unet.bench.results.floors import Calibration, calibration_for, update_floors
+    from unet.bench.stats.floors import Floor
+
+    floors = tmp_path / "floors.json"
+    kept = Floor(0.05, 0.01, 8, 1e-3)
+    update_floors(floors, "cuda-other", Calibration({"a": kept}, "t0", None))
+    found = {"a": Floor(0.04, 0.01, 8, 1e-3), "b": Floor(0.4, 0.1, 8, 2e-3)}
+
+    def fake(settings, processes, commit):
+        assert processes == 8
+        return calibrate.CalibrationRun(
+            "cpu-key", Calibration(found, "t1", commit), {"a": [1e-3] * 8, "b": [2e-3] * 8}, 3.0
+        )
+
+    monkeypatch.setattr(calibrate, "calibrate", fake)
+    proc = command(REPO, "calibrate", *CPU, f"--floors={floors}", f"--out={tmp_path / 'o'}")
+    assert proc.returncode == 0, proc.stderr
+    assert "unstable here: not gated" in proc.stdout
+    assert f"2 cases (1 gated) from 8 processes in 3 s; wrote {floors} for cpu-key" in proc.stderr
+    assert calibration_for("cpu-key", floors).cases == found
+    assert calibration_for("cuda-other", floors).cases == {"a": kept}

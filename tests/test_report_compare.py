@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from unet.bench.results.floors import Calibration, update_floors
 from unet.bench.results.runs import RunError, load_run, merge_runs, require_samples
+from unet.bench.stats.floors import NO_EVIDENCE, Floor
 from unet.cli import main
 
 HW = {"device": "cpu", "cpu": "Test CPU", "torch": "2.13.0", "threads": "2", "key": "cpu-Test"}
@@ -82,14 +84,43 @@ def test_compare_same_run_is_no_change(tmp_path, capsys):
     assert "no change" in out
 
 
-def test_compare_flags_a_slowdown_and_a_cost_change(tmp_path, capsys):
+def calibrated(tmp_path: Path, floor: float = 0.1) -> Path:
+    """A floors file calibrating every case of ``write_run`` for HW's key at ``floor``."""
+    path = tmp_path / "noise_floors.json"
+    names = [
+        b["name"] for b in json.loads(write_run(tmp_path / "names.json").read_text())["benchmarks"]
+    ]
+    calibration = Calibration({n: Floor(floor, floor / 6, 8, 1e-3) for n in names}, "t", None)
+    update_floors(path, HW["key"], calibration)
+    return path
+
+
+def test_compare_without_a_floor_calls_no_regression_only_the_cost_change(tmp_path, capsys):
+    """Each run is one process: 20 % slower everywhere is what a slow process does here."""
     a = write_run(tmp_path / "a.json")
     b = write_run(tmp_path / "b.json", scale=1.2, params=14_000_000, seed=7)
-    assert main(["compare", str(a), str(b), "--markdown"]) == 1
+    assert main(["compare", str(a), str(b), "--markdown", "--floors", str(tmp_path / "none")]) == 1
     out = capsys.readouterr().out
-    assert "| test_model[conv=standard-norm=batch-up=interpolate-bs=1] | regression |" in out
+    assert "| test_model[conv=standard-norm=batch-up=interpolate-bs=1] | unsure |" in out
+    assert "| regression |" not in out
+    assert NO_EVIDENCE in out
     assert "Cost changes" in out
     assert "14,129,568" in out
+
+
+def test_compare_flags_a_slowdown_beyond_the_calibrated_floor(tmp_path, capsys):
+    a = write_run(tmp_path / "a.json")
+    b = write_run(tmp_path / "b.json", scale=1.2, seed=7)
+    inside = write_run(tmp_path / "c.json", scale=1.06, seed=7)
+    floors = calibrated(tmp_path)
+    assert main(["compare", str(a), str(inside), "--floors", str(floors)]) == 0
+    assert "regression" not in capsys.readouterr().out
+    assert main(["compare", str(a), str(b), "--markdown", "--floors", str(floors)]) == 1
+    out = capsys.readouterr().out
+    assert "| test_model[conv=standard-norm=batch-up=interpolate-bs=1] | regression |" in out
+    line = next(x for x in out.splitlines() if "regression: test_model[conv=standard-" in x)
+    assert line.endswith("(beyond a floor of 10.0%)")
+    assert float(line.split()[-6].rstrip("%")) == pytest.approx(20, abs=0.5)
 
 
 def test_compare_refuses_other_hardware_and_runs_without_samples(tmp_path, capsys):
@@ -122,17 +153,6 @@ def test_merge_runs_concatenates_samples_and_keeps_costs(tmp_path):
         require_samples(a)
 
 
-def test_history_spread_is_the_scatter_of_saved_medians(tmp_path):
-    from unet.bench.results.runs import history_spread
-
-    paths = [write_run(tmp_path / f"{i}.json", scale=s, seed=i) for i, s in enumerate([1.0, 1.1])]
-    (tmp_path / "broken.json").write_text("{")
-    spread = history_spread([*paths, tmp_path / "broken.json"])
-    name = "test_upsample[up=transposed-bs=1]"
-    assert spread[name] == pytest.approx(0.1 / 1.05, rel=0.05)
-    assert history_spread(paths[:1]) == {}  # one run says nothing about scatter
-
-
 def _with_profile(path: Path, case_name: str, ops: dict[str, list[float]], wall_s: float) -> None:
     data = json.loads(path.read_text())
     for bench in data["benchmarks"]:
@@ -155,8 +175,23 @@ def test_compare_attributes_a_regression_from_the_kept_profiles(tmp_path, capsys
     _with_profile(
         b, name, {"aten::native_group_norm": [1, 0.008], "aten::clone": [1, 0.005]}, 0.015
     )
-    assert main(["compare", str(a), str(b)]) == 1
+    assert main(["compare", str(a), str(b), "--floors", str(calibrated(tmp_path))]) == 1
     out = capsys.readouterr().out
     section = out.split(f"\n{name} (confirmed regression)\n")[1]
     assert section.splitlines()[2].split()[:3] == ["aten::clone", "0", "1"]  # top row
     assert f"repro: unet-bench explain '{name}' --base abc123 --device cpu" in section
+
+
+def test_an_unconfirmed_change_is_attributed_without_shares(tmp_path, capsys):
+    """A cost change whose time change no verdict confirmed: per-operator deltas, no share of a
+    net change that may be noise (shares of -2355 % were printed for one, issue 20)."""
+    name = "test_model[conv=standard-norm=batch-up=interpolate-bs=1]"
+    a = write_run(tmp_path / "a.json")
+    b = write_run(tmp_path / "b.json", seed=7, params=1)
+    _with_profile(a, name, {"aten::native_group_norm": [1, 0.008]}, 0.010)
+    _with_profile(b, name, {"aten::native_group_norm": [1, 0.0081]}, 0.0100)
+    assert main(["compare", str(a), str(b), "--floors", str(tmp_path / "none")]) == 1
+    section = capsys.readouterr().out.split(f"\n{name} (cost change)\n")[1]
+    assert "Δ ms" in section
+    assert "share of Δ" not in section
+    assert "not a confirmed one: deltas without shares" in section

@@ -1,9 +1,10 @@
 """Same-runner A/B: a base revision against the working tree, on one machine, in one job.
 
 The base is checked out in a temporary git worktree (the user's tree is never touched). A base
-that speaks the paired protocol is measured by paired workers taking turns (``coordinator``); an
-older one in whole-suite process blocks (``legacy``). Suspected regressions are re-measured in
-fresh processes before they count (``verdict.judge_and_confirm``).
+that speaks the paired protocol is measured by paired workers taking turns (``coordinator``), in
+generations until each case is settled (``stats.sequential``: a regression needs two at least,
+so it is always seen again by fresh processes); an older one in whole-suite process blocks
+(``legacy``), whose suspects are re-measured before they count (``verdict.judge_and_confirm``).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from unet.bench.ab.schedule import SIDES, Schedule
 from unet.bench.ab.settings import ABSettings
 from unet.bench.defaults import PAIRED_WORKERS
 from unet.bench.measure import turns as worker
-from unet.bench.results.explained import Explained, attribute_sides, repro_command
+from unet.bench.results.explained import CONFIRMED, Explained, attribute_sides, repro_command
+from unet.bench.results.floors import Calibration, FloorsError, calibration_for
 from unet.bench.results.runs import cost_changes_between, demote_throttled
-from unet.bench.stats.verdict import Verdict, compare_generations, failed, judge_and_confirm
+from unet.bench.stats.sequential import MAX_GENERATIONS, sequential_verdict, settled
+from unet.bench.stats.verdict import Verdict, failed
 
 # where a tree keeps its worker side: today's path first, then where it lived before
 WORKER_FILES = ("unet/bench/measure/turns.py", "unet/bench/ab/worker.py", "unet/bench/abworker.py")
@@ -63,7 +66,7 @@ def run_ab(settings: ABSettings, base_rev: str) -> ABResult:
 def explain_flagged(settings: ABSettings, trees: dict[str, Path], result: ABResult):
     """Confirmed regressions and cost changes, profiled on both sides taking turns and
     attributed to operators; traces in the output folder."""
-    flagged = {v.case: "confirmed regression" for v in failed(result.verdicts)}
+    flagged = {v.case: CONFIRMED for v in failed(result.verdicts)}
     for case, *_ in result.cost_changes:
         flagged.setdefault(case, "cost change")
     if not flagged or result.base is None or result.head is None:
@@ -86,36 +89,48 @@ def explain_flagged(settings: ABSettings, trees: dict[str, Path], result: ABResu
 
 
 def measure_paired(settings: ABSettings, trees: dict[str, Path], result: ABResult) -> ABResult:
+    """Generations of paired workers until every case is settled (``stats.sequential``): all
+    cases in the first, then only the unsettled ones in new workers, up to MAX_GENERATIONS."""
     settings.say(
         f"paired workers, {PAIRED_WORKERS} per side, {settings.blocks} round blocks per case "
-        "and side"
+        f"and side; unsettled cases take up to {MAX_GENERATIONS - 1} more generations"
     )
     first, workers = run_generation(settings, trees, 0, {}, costs=True)
     generations = [first]
+    calibration = _calibration(settings, workers)
 
     def judge(case: str) -> Verdict:
-        """Each process counts once; judged per generation (see compare_generations)."""
+        """Each process counts once, each generation's effect within it (drift cancels)."""
         per_generation = [
             (g.process_samples("base", case), g.process_samples("head", case)) for g in generations
         ]
-        return compare_generations(case, per_generation, settings.min_effect)
-
-    def remeasure(suspects: list[str]):
-        # fresh processes: a process's own speed is the likeliest cause of a false alarm, and
-        # the same processes would repeat it
-        settings.say(f"re-measuring {len(suspects)} suspected regression(s) in new workers")
-        node_ids = {
-            side: [_side_run(settings, workers, side).cases[c]["fullname"] for c in suspects]
-            for side in SIDES
-        }
-        again, more = run_generation(settings, trees, PAIRED_WORKERS, node_ids, costs=False)
-        workers.extend(more)
-        generations.append(again)
-        return judge  # now over both generations
+        prior = calibration.floor(case) if calibration else None
+        return sequential_verdict(case, per_generation, settings.min_effect, prior)
 
     measured = {side: set(first.samples[side]) for side in SIDES}
     common = sorted(measured["base"] & measured["head"])
-    result.verdicts, result.reruns = judge_and_confirm(common, judge, remeasure)
+    verdicts = {case: judge(case) for case in common}
+    while len(generations) < MAX_GENERATIONS:
+        pending = [case for case in common if not settled(verdicts[case])]
+        if not pending:
+            break
+        # fresh processes: a process's own speed is the likeliest cause of a false alarm, and
+        # the same processes would repeat it
+        settings.say(
+            f"{len(pending)} case(s) unsettled after {len(generations)} generation(s); "
+            "more turns in new workers"
+        )
+        node_ids = {
+            side: [_side_run(settings, workers, side).cases[c]["fullname"] for c in pending]
+            for side in SIDES
+        }
+        first_slot = len(generations) * PAIRED_WORKERS
+        again, more = run_generation(settings, trees, first_slot, node_ids, costs=False)
+        workers.extend(more)
+        generations.append(again)
+        result.reruns = sorted(set(result.reruns) | set(pending))
+        verdicts.update((case, judge(case)) for case in pending)
+    result.verdicts = [verdicts[case] for case in common]
     write_turns(settings.out / "schedule.tsv", generations)
     result.base = _side_run(settings, workers, "base")
     result.head = _side_run(settings, workers, "head")
@@ -123,6 +138,17 @@ def measure_paired(settings: ABSettings, trees: dict[str, Path], result: ABResul
     result.unmatched = sorted(measured["base"] ^ measured["head"])
     result.cost_changes = cost_changes_between(result.base, result.head)
     return result
+
+
+def _calibration(settings: ABSettings, workers: list[WorkerProcess]) -> Calibration | None:
+    """The calibrated floors of the key the workers measured under, if the floors file has
+    them (an unreadable file is no calibration, said once)."""
+    try:
+        key = _side_run(settings, workers, "head").key
+        return calibration_for(key, settings.floors) if key else None
+    except FloorsError as err:
+        settings.say(f"{err}; judging without calibrated floors")
+        return None
 
 
 def _side_run(settings: ABSettings, workers: list[WorkerProcess], side: str):

@@ -12,6 +12,7 @@ from typing import TextIO
 from unet.bench.defaults import DEFAULT_BLOCKS, MIN_EFFECT
 from unet.bench.errors import ToolError, UsageError
 from unet.bench.invoke import suite_command
+from unet.bench.results.floors import DEFAULT_PATH as FLOORS
 from unet.bench.results.runs import Run, load_run, merge_runs
 
 # PAIRED_WORKERS per side: a process has its own speed (memory placement, kernel code); with
@@ -39,6 +40,7 @@ class ABSettings:
     pytest_args: Sequence[str] = ()
     cases: Sequence[str] = ()  # node ids to measure (relative to a tree's root); all when empty
     attribute: bool = True  # profile and attribute the flagged cases (bisect's steps do not)
+    floors: Path = FLOORS  # the calibrated floors: earlier evidence of each case's spread
     log: TextIO = field(default=sys.stderr)
     command_name: str = "ab"  # whose progress lines these are (bisect runs A/Bs too)
 

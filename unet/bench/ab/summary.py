@@ -41,7 +41,10 @@ def ab_markdown(result: ABResult, seconds: float) -> str:
     lines = [f"## A/B: {result.base_rev} (base) vs working tree (head)", "", f"Measured {how}."]
     lines += ["", verdict_table(result.verdicts, markdown=True), ""]
     if result.reruns:
-        lines += [f"Re-measured to confirm: {', '.join(result.reruns)}", ""]
+        lines += [
+            f"Measured again by fresh processes until settled: {', '.join(result.reruns)}",
+            "",
+        ]
     if result.unmatched:
         one_side = ", ".join(result.unmatched)
         lines += [f"Timed on one side only (new, removed or failing): {one_side}", ""]

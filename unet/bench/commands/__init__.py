@@ -6,6 +6,7 @@ calls ``run`` and maps the errors to exit codes, one contract for all (``unet.be
 from unet.bench.commands import (
     ab,
     bisect,
+    calibrate,
     compare,
     costs,
     explain,
@@ -15,4 +16,15 @@ from unet.bench.commands import (
     save_baseline,
 )
 
-COMMANDS = (costs, run, compare, report, ab, explain, save_baseline, history, bisect)
+COMMANDS = (
+    costs,
+    run,
+    compare,
+    calibrate,
+    report,
+    ab,
+    explain,
+    save_baseline,
+    history,
+    bisect,
+)

@@ -46,6 +46,16 @@ def add_out(parser: argparse.ArgumentParser, command: str, what: str = "output f
     )
 
 
+def add_floors(parser: argparse.ArgumentParser, how: str = "read") -> None:
+    parser.add_argument(
+        "--floors",
+        type=Path,
+        default=None,
+        help=f"the noise floors file {how} (default benchmarks/noise_floors.json, written by "
+        "unet-bench calibrate)",
+    )
+
+
 def add_quick(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="the quick tier (CPU CI)")
 
@@ -102,8 +112,9 @@ def device_key(device: str, workers: int = 1) -> str:
 
 
 def ab_settings(args: argparse.Namespace, command: str):
-    """The A/B settings of ``ab`` and ``bisect`` from their shared arguments: the device checked
-    for two paired workers per side, ``--out`` resolved (nothing created yet)."""
+    """The A/B settings of ``ab``, ``bisect`` and ``calibrate`` from their shared arguments:
+    the device checked for two paired workers per side, ``--out`` resolved (nothing created
+    yet)."""
     from unet.bench.ab.settings import ABSettings
     from unet.bench.defaults import PAIRED_WORKERS
 
@@ -114,7 +125,8 @@ def ab_settings(args: argparse.Namespace, command: str):
         device=args.device,
         quick=args.quick,
         blocks=args.blocks,
-        min_effect=args.min_effect,
+        min_effect=getattr(args, "min_effect", MIN_EFFECT),  # calibrate judges nothing
+        **({"floors": args.floors} if getattr(args, "floors", None) else {}),
         pytest_args=list(args.pytest_args),
         command_name=command,
     )

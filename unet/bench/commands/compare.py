@@ -1,5 +1,6 @@
-"""``unet-bench compare BASE HEAD``: noise-aware comparison of two saved runs; exit 1 on a
-regression or a cost change."""
+"""``unet-bench compare BASE HEAD``: two saved runs compared under the rule for verdicts between
+runs (``stats.floors``): a change is a regression only beyond this hardware's calibrated floor;
+without one it is ``unsure``. Exit 1 on a regression or a cost change."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from unet.bench.commands.common import add_min_effect
+from unet.bench.commands.common import add_floors, add_min_effect
 from unet.bench.errors import FOUND, NOTHING_FOUND, UsageError
 
 if TYPE_CHECKING:
+    from unet.bench.results.floors import Calibration
     from unet.bench.results.runs import Run
     from unet.bench.stats.verdict import Verdict
 
@@ -18,15 +20,19 @@ if TYPE_CHECKING:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     compare = sub.add_parser(
         "compare",
-        help="noise-aware comparison of two saved runs (exit 1 on a regression or cost change)",
+        help="compare two saved runs: regressions beyond the calibrated noise floor, cost "
+        "changes (exit 1 on either)",
         description="Compares two pytest-benchmark run files recorded with raw samples "
-        "(--benchmark-save-data or --benchmark-json) with a Mann-Whitney U test and a minimum "
-        "effect. Saved runs cannot be re-measured, so a regression here is final; the A/B mode "
-        "(unet-bench ab) re-measures before failing.",
+        "(--benchmark-save-data or --benchmark-json). Each run is one process, and processes "
+        "of the same code differ by more than their rounds show, so a change counts only when "
+        "it exceeds the case's floor calibrated on this hardware (unet-bench calibrate) and "
+        "the minimum effect, with a Mann-Whitney U test on the rounds; without a floor it is "
+        "'unsure', never a regression. For a verdict without calibration use unet-bench ab.",
     )
     compare.add_argument("base", type=Path, help="the reference run file")
     compare.add_argument("head", type=Path, help="the run to judge")
     add_min_effect(compare)
+    add_floors(compare)
     compare.add_argument("--markdown", action="store_true", help="print a Markdown table")
     compare.add_argument(
         "--allow-other-hardware",
@@ -38,15 +44,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def compare_runs(
-    base: Run, head: Run, min_effect: float
+    base: Run, head: Run, min_effect: float, calibration: Calibration | None
 ) -> tuple[list[Verdict], list[tuple[str, str, object, object]]]:
-    """Verdicts and cost changes for every case present in both runs."""
+    """Verdicts (against ``calibration``'s floors; without them nothing is a regression) and
+    cost changes for every case present in both runs."""
     from unet.bench.results.runs import cost_changes_between, demote_throttled
-    from unet.bench.stats.verdict import Thresholds, compare_samples
+    from unet.bench.stats.floors import judge_between_runs
 
     judged = [
-        compare_samples(
-            name, base.samples(name), head.samples(name), thresholds=Thresholds(min_effect)
+        judge_between_runs(
+            name,
+            base.samples(name),
+            head.samples(name),
+            min_effect,
+            calibration.floor(name) if calibration else None,
         )
         for name in sorted(set(base.cases) & set(head.cases))
     ]
@@ -77,24 +88,44 @@ def load_pair(args: argparse.Namespace) -> tuple[Run, Run]:
     return base, head
 
 
+def load_calibration(path: Path | None, key: str | None) -> Calibration | None:
+    """The floors of ``key`` in ``path`` (the default file when None); UsageError for a file
+    that cannot be read."""
+    from unet.bench.results.floors import DEFAULT_PATH, FloorsError, calibration_for
+
+    try:
+        return calibration_for(key, path or DEFAULT_PATH) if key else None
+    except FloorsError as err:
+        raise UsageError(str(err)) from None
+
+
 def run(args: argparse.Namespace) -> int:
-    from unet.bench.output.render import attribution_table, cost_change_table, verdict_table
-    from unet.bench.results.explained import between_runs
+    from unet.bench.output.render import (
+        attribution_table,
+        cost_change_table,
+        verdict_summary,
+        verdict_table,
+    )
+    from unet.bench.results.explained import CONFIRMED, between_runs
     from unet.bench.stats.verdict import failed
 
     base, head = load_pair(args)
-    verdicts, changes = compare_runs(base, head, args.min_effect)
+    calibration = load_calibration(args.floors, head.key)
+    verdicts, changes = compare_runs(base, head, args.min_effect, calibration)
     print(verdict_table(verdicts, markdown=args.markdown))
     if changes:
         print("\nCost changes:\n" + cost_change_table(changes))
+    print("\n" + verdict_summary(verdicts, changes))
     regressions = failed(verdicts)
-    for v in regressions:
-        print(f"regression: {v.case} {v.change:+.1%} (p = {v.p_value:.2g})")
-    flagged = {v.case: "confirmed regression" for v in regressions}
+    flagged = {v.case: CONFIRMED for v in regressions}
     flagged.update((case, "cost change") for case, *_ in changes if case not in flagged)
     for item in between_runs(base, head, flagged):
         print(f"\n{item.case} ({item.reason})")
         att = item.attribution
-        print(attribution_table(att, args.markdown) if att else f"  not attributed: {item.note}")
+        print(
+            attribution_table(att, args.markdown, item.confirmed)
+            if att
+            else f"  not attributed: {item.note}"
+        )
         print(f"  repro: {item.repro}")
     return FOUND if regressions or changes else NOTHING_FOUND

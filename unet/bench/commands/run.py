@@ -1,5 +1,6 @@
 """``unet-bench run``: the main job. Run the suite on the chosen device, save the run under the
-hardware key, compare it with the previous run of that key (or the committed baseline)."""
+hardware key, and judge it against the previous run of that key (or the committed baseline):
+--verdict, whose suspects a paired A/B or the calibrated floors must confirm."""
 
 from __future__ import annotations
 
@@ -16,8 +17,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "run",
         help="run the benchmark suite, save it under this hardware's key, compare with the last",
         description="Runs pytest benchmarks on the chosen device, saves the run under the "
-        "hardware key and compares it with the previous run of that key (or the committed "
-        "baseline). Arguments after -- go to pytest, e.g. -- --benchmark-compare-fail=median:10%%",
+        "hardware key and judges it against the previous run of that key (or the committed "
+        "baseline): a suspected regression counts only once a paired A/B against that run's "
+        "commit confirms it, or it exceeds the calibrated noise floor (unet-bench calibrate); "
+        "exit 1 on a confirmed regression or a cost change. Arguments after -- go to pytest, "
+        "e.g. -- --benchmark-compare-fail=median:10%%",
+    )
+    run_.add_argument(
+        "--no-verdict",
+        action="store_true",
+        help="only compare (pytest-benchmark's table) without judging: exit 0 unless a cost "
+        "changed or a case failed",
     )
     add_device(run_)
     add_quick(run_)
@@ -51,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
             "--benchmark-autosave",
             "--benchmark-save-data",  # raw samples, for noise-aware comparison
             *(["--benchmark-compare"] if previous else []),
+            *(["--verdict"] if previous and not args.no_verdict else []),
             *args.pytest_args,
         ],
     )

@@ -13,6 +13,7 @@ import torch
 
 from unet.bench.defaults import MIN_EFFECT
 from unet.bench.measure.profile import PROFILE_SECONDS
+from unet.bench.results.floors import DEFAULT_PATH as FLOORS
 from unet.bench.results.manifest import DEFAULT_PATH as MANIFEST
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -36,6 +37,7 @@ class SuiteOptions:
     update_cost_manifest: bool  # write this run's costs instead of failing on changes
     cost_manifest: Path  # the manifest the cost gate checks
     verdict: bool  # noise-aware verdicts against the compared run
+    noise_floors: Path  # the calibrated floors --verdict reads
     min_effect: float  # smallest relative change a verdict counts
     do_bench: bool  # also time with triton's do_bench (CUDA)
     skip_costs: bool  # no cost counting and no cost gate
@@ -66,6 +68,7 @@ class SuiteOptions:
             update_cost_manifest=False,
             cost_manifest=MANIFEST,
             verdict=False,
+            noise_floors=FLOORS,
             min_effect=MIN_EFFECT,
             do_bench=False,
             skip_costs=False,

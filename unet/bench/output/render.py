@@ -14,6 +14,7 @@ from unet.bench.units import mib, ms
 if TYPE_CHECKING:
     from unet.bench.results.explained import Explained
     from unet.bench.stats.attribution import Attribution
+    from unet.bench.stats.floors import Floor
     from unet.bench.stats.verdict import Verdict
 
 
@@ -78,11 +79,42 @@ def verdict_table(verdicts: Sequence[Verdict], markdown: bool = False) -> str:
         ]
         for v in verdicts
     ]
-    if any(v.note for v in verdicts):  # e.g. the GPU throttled: why a change is only unsure
+    # why a change is only unsure (throttling, no calibration): each distinct note once, below
+    notes = list(dict.fromkeys(v.note for v in verdicts if v.note))
+    if notes:
         header.append("note")
         for row, v in zip(rows, verdicts, strict=True):
-            row.append(v.note)
-    return table(header, rows, markdown=markdown)
+            row.append(f"[{notes.index(v.note) + 1}]" if v.note else "")
+    footer = "".join(f"\n[{i}] {note}" for i, note in enumerate(notes, 1))
+    return table(header, rows, markdown=markdown) + ("\n" + footer if footer else "")
+
+
+def verdict_summary(
+    verdicts: Sequence[Verdict], cost_changes: Sequence[tuple[str, str, object, object]] = ()
+) -> str:
+    """What a person reads first: the counts per outcome, then each regression and improvement,
+    why the unsure ones are unsure, and the cases not gated here."""
+    from unet.bench.stats.verdict import IMPROVEMENT, NOT_GATED, REGRESSION, UNSURE
+
+    by: dict[str, list[Verdict]] = {}
+    for v in verdicts:
+        by.setdefault(v.outcome, []).append(v)
+    counts = ", ".join(f"{len(vs)} {outcome}" for outcome, vs in sorted(by.items()))
+    changed = sorted({case for case, *_ in cost_changes})
+    lines = [f"verdicts: {counts or 'none'}; {len(changed)} case(s) with cost changes"]
+    for outcome in (REGRESSION, IMPROVEMENT):
+        for v in by.get(outcome, []):
+            limit = max(v.noise_floor, 0.0)
+            lines.append(f"  {outcome}: {v.case} {v.change:+.1%} (beyond a floor of {limit:.1%})")
+    reasons: dict[str, list[Verdict]] = {}
+    for v in by.get(UNSURE, []):
+        reasons.setdefault(v.note or "too noisy to tell at this effect size", []).append(v)
+    for why, vs in reasons.items():
+        lines.append(f"  unsure ({len(vs)}): {why}")
+    for v in by.get(NOT_GATED, []):
+        lines.append(f"  not gated: {v.case}: {v.note}")
+    lines += [f"  cost change: {case}" for case in changed]
+    return "\n".join(lines)
 
 
 def cost_change_table(changes: Sequence[tuple[str, str, object, object]]) -> str:
@@ -98,9 +130,10 @@ def _calls(n: float | None) -> str:
     return "-" if n is None else f"{n:g}"
 
 
-def attribution_table(att: Attribution, markdown: bool = False) -> str:
+def attribution_table(att: Attribution, markdown: bool = False, shares: bool = True) -> str:
     """Operators by self-time change (or, for one profile, by self time), then the outside row.
-    Times are per case call, in the profile's clock (host CPU, or CUDA kernels)."""
+    Times are per case call, in the profile's clock (host CPU, or CUDA kernels). ``shares``:
+    each operator's share of the net change, shown only when that change is a confirmed one."""
     unit = "ms/call" if att.clock == "cpu" else "device ms/call"
     if att.single:
         header = ["operator", "calls", f"self {unit}", "share of call"]
@@ -116,7 +149,7 @@ def attribution_table(att: Attribution, markdown: bool = False) -> str:
         f"base {unit}",
         f"head {unit}",
         "Δ ms",
-        "share of Δ",
+        *(["share of Δ"] if shares else []),
     ]
     rows = [
         [
@@ -126,14 +159,15 @@ def attribution_table(att: Attribution, markdown: bool = False) -> str:
             f"{r.self_s[0] * 1e3:.4f}",
             f"{r.self_s[1] * 1e3:.4f}",
             f"{r.delta_s * 1e3:+.4f}",
-            f"{r.share:.1%}",
+            *([f"{r.share:.1%}"] if shares else []),
         ]
         for r in att.rows
     ]
-    return table(header, rows, markdown=markdown)
+    note = "" if shares else "\n(the net change is not a confirmed one: deltas without shares)"
+    return table(header, rows, markdown=markdown) + note
 
 
-def attribution_text(att: Attribution, markdown: bool = False) -> str:
+def attribution_text(att: Attribution, markdown: bool = False, shares: bool = True) -> str:
     """A heading line with the case's profiled call times, then the table."""
     if att.single:
         head = f"{att.case}: {att.wall_s[1] * 1e3:.4f} ms per call (profiled)"
@@ -142,8 +176,8 @@ def attribution_text(att: Attribution, markdown: bool = False) -> str:
         change = f"{att.delta_s / att.wall_s[0]:+.1%}" if att.wall_s[0] else "n/a"
         head = f"{att.case}: {base:.4f} -> {now:.4f} ms per call (profiled, {change})"
     if markdown:
-        return f"**{head}**\n\n{attribution_table(att, True)}"
-    return f"{head}\n{attribution_table(att)}"
+        return f"**{head}**\n\n{attribution_table(att, True, shares)}"
+    return f"{head}\n{attribution_table(att, shares=shares)}"
 
 
 def explained_markdown(items: Sequence[Explained], title: str) -> str:
@@ -151,8 +185,25 @@ def explained_markdown(items: Sequence[Explained], title: str) -> str:
     lines = [f"## {title}", ""]
     for item in items:
         if item.attribution is not None:
-            lines += [attribution_text(item.attribution, markdown=True), ""]
+            lines += [attribution_text(item.attribution, True, item.confirmed), ""]
         else:
             lines += [f"**{item.case}** ({item.reason}): not attributed: {item.note}", ""]
         lines += [f"Repro: `{item.repro}`", ""]
     return "\n".join(lines)
+
+
+def floor_table(floors: dict[str, Floor], markdown: bool = False) -> str:
+    """Per case: its median, the processes measured, its floor (the change two processes of
+    the same code reach) and whether it is gated here."""
+    rows = [
+        (
+            case,
+            ms(f.median_s),
+            f.processes,
+            f"{f.floor:.1%}",
+            "unstable here: not gated" if f.unstable else "gated",
+        )
+        for case, f in sorted(floors.items())
+    ]
+    header = ("case", "median", "processes", "floor (detection limit)", "status")
+    return table(header, rows, markdown=markdown, empty="(no case measured)")

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from unet.bench.results.runs import Run
 from unet.bench.stats.attribution import Attribution, CaseProfile, OpTime, attribute, breakdown
 
+CONFIRMED = "confirmed regression"  # the one reason whose net change a verdict confirmed
+
 
 @dataclass(frozen=True)
 class Explained:
@@ -21,6 +23,12 @@ class Explained:
     attribution: Attribution | None
     note: str  # why there is no attribution ("" when there is one)
     repro: str  # one command that reruns exactly this case on both sides
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether the net change is a confirmed one: only then does a share of it mean
+        something (a share of a noise-sized change can be -2000 %)."""
+        return self.reason == CONFIRMED
 
     def to_dict(self) -> dict[str, object]:
         att = self.attribution.to_dict() if self.attribution else None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +23,16 @@ class Run:
     machine_info: dict = field(default_factory=dict)
     cases: dict[str, dict] = field(default_factory=dict)  # test name -> pytest-benchmark entry
     commit: str | None = None  # the commit it measured (pytest-benchmark's commit_info)
+    dirty: bool = False  # the tree had uncommitted changes: the commit is not what ran
 
     @property
     def hardware(self) -> dict[str, str]:
         return self.machine_info.get("unet_bench", {})
+
+    @property
+    def key(self) -> str | None:
+        """The hardware key it was stored under (axes included); None for runs without one."""
+        return self.hardware.get("key")
 
     def case(self, name: str) -> CaseRecord:
         """The record of case ``name`` (KeyError when the run has none)."""
@@ -44,6 +49,7 @@ def run_from_json(data: dict, path: Path | None = None) -> Run:
         machine_info=data.get("machine_info", {}),
         cases={b["name"]: b for b in data["benchmarks"]},
         commit=(data.get("commit_info") or {}).get("id"),
+        dirty=bool((data.get("commit_info") or {}).get("dirty")),
     )
 
 
@@ -87,25 +93,6 @@ def cost_changes_between(base: Run, head: Run) -> list[tuple[str, str, object, o
             on = new.counters.counted_on
             changes += [(name, *c) for c in cost_changes(old.cost_entry(), new.cost_entry(), on)]
     return changes
-
-
-def history_spread(paths: list[Path], last: int = 10) -> dict[str, float]:
-    """Case -> (max - min) / median of its medians over the ``last`` readable runs of ``paths``:
-    how far the same hardware's runs (different processes, days, code) have scattered, a noise
-    floor for a verdict between two single runs. Cases seen in fewer than two runs are left out.
-    """
-    medians: dict[str, list[float]] = {}
-    for path in paths[-last:]:
-        try:
-            run = load_run(path)
-        except RunError:
-            continue
-        for name in run.cases:
-            if (median := run.case(name).median_s) is not None:
-                medians.setdefault(name, []).append(float(median))
-    return {
-        name: (max(m) - min(m)) / statistics.median(m) for name, m in medians.items() if len(m) >= 2
-    }
 
 
 def demote_throttled(verdicts: Sequence[Verdict], base: Run, head: Run) -> list[Verdict]:

@@ -1,15 +1,18 @@
 """The suite's two gates: the exact cost gate (every case against the committed cost manifest and
-the compared run) and the noise-aware ``--verdict`` (decide, re-measure suspects, confirm)."""
+the compared run) and the noise-aware ``--verdict`` (judge, confirm suspects by a paired A/B or
+against the calibrated floor, else unsure)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 
 from unet.bench.measure.kept import KeptCase
 from unet.bench.measure.timing import rerun_samples
+from unet.bench.results.floors import Calibration
 from unet.bench.results.manifest import (
     cost_changes,
     lacks_counters,
@@ -20,14 +23,17 @@ from unet.bench.results.manifest import (
 )
 from unet.bench.results.record import CaseRecord
 from unet.bench.results.runs import Run
+from unet.bench.stats.floors import Floor, judge_between_runs
 from unet.bench.stats.verdict import (
     REGRESSION,
+    UNSURE,
     Thresholds,
     Verdict,
     compare_samples,
+    confirm,
     demote,
-    judge_and_confirm,
 )
+from unet.bench.suite.paired import PairedError
 
 
 @dataclass(frozen=True)
@@ -105,67 +111,126 @@ class CostGate:
         )
 
 
+# confirm(commit, node ids) -> case -> the paired A/B's verdict (raises PairedError)
+PairedConfirm = Callable[[str, list[str]], dict[str, Verdict]]
+
+
 @dataclass
 class VerdictGate:
-    """--verdict: each case judged against the compared run as soon as it is timed; only the
-    suspects keep their timed call (and with it their model) for the confirm-by-rerun at the end
-    of the rounds."""
+    """--verdict, under the rule for verdicts between runs (``stats.floors``): each case judged
+    against the compared run as soon as it is timed; a suspected regression is confirmed by a
+    paired A/B against the compared run's commit where there is one (``paired``), else by a
+    re-measure judged against this hardware's calibrated floor; without either it is unsure.
+    Only the suspects keep their timed call (and with it their model) until then."""
 
     min_effect: float
-    floors: dict[str, float]  # case -> scatter of its medians over this hardware's saved runs
+    calibration: Calibration | None  # this hardware's floors (unet-bench calibrate)
     warmup_s: float  # before re-measuring a suspect
+    paired: PairedConfirm | None = None  # None: no paired confirmation (tests, no git)
+    base_commit: Callable[[Run], tuple[str | None, str]] = lambda run: (None, "")
     verdicts: list[Verdict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # cases that could not be judged, and why
     reruns: list[str] = field(default_factory=list)
-    first: dict[str, Verdict | None] = field(default_factory=dict)  # case -> first judgement
+    first: dict[str, Verdict] = field(default_factory=dict)  # case -> first judgement
     suspects: dict[str, KeptCase] = field(default_factory=dict)  # kept to be measured again
+    node_ids: dict[str, str] = field(default_factory=dict)  # suspect -> its node id
     throttles: dict[str, list[str]] = field(default_factory=dict)  # case -> head's reasons
 
-    def thresholds(self, name: str) -> Thresholds:
-        return Thresholds(self.min_effect, self.floors.get(name, 0.0))
+    def floor(self, name: str) -> Floor | None:
+        return self.calibration.floor(name) if self.calibration else None
 
-    def keep(self, name: str, case: KeptCase, compared: list[ComparedRun]) -> None:
+    def keep(self, name: str, node_id: str, case: KeptCase, compared: list[ComparedRun]) -> None:
         """Judge a case just timed; keep it only when it is a suspected regression."""
         saved = _saved(compared).get(name)
         self.throttles[name] = case.throttled
         if saved is None:
             self.notes.append(f"{name}: not in the compared run")
-        elif not saved.samples(name):
+            return
+        base = saved.samples(name)
+        if not base:
             self.notes.append(
                 f"{name}: the compared run has no raw samples; save runs with "
                 "--benchmark-save-data (unet-bench run does)"
             )
-        else:
-            base = saved.samples(name)
-            verdict = compare_samples(name, base, case.samples, thresholds=self.thresholds(name))
-            self.first[name] = verdict
-            if verdict.outcome == REGRESSION:
-                self.suspects[name] = case
+            return
+        floor = self.floor(name)
+        self.first[name] = judge_between_runs(name, base, case.samples, self.min_effect, floor)
+        # a suspect: what the rounds alone, past the floor where there is one, call a regression
+        raw = compare_samples(
+            name, base, case.samples, thresholds=Thresholds(self.min_effect, _floor(floor))
+        )
+        if raw.outcome == REGRESSION and not (floor and floor.unstable):
+            self.suspects[name], self.node_ids[name] = case, node_id
 
     def decide(self, compared: list[ComparedRun]) -> None:
-        """The verdicts: the suspects measured again (in the grad mode they were timed in),
-        then confirmed or not."""
+        """The verdicts: the suspects confirmed (paired, or re-measured against the floor) or
+        not, then every verdict on a throttled case demoted to unsure."""
         saved = _saved(compared)
-
-        def remeasure(suspects: list[str]):
-            again = {}
-            for name in suspects:
-                case = self.suspects.pop(name)
-                with case.on_device(), case.grad_mode():
-                    again[name] = rerun_samples(
-                        case.timed, len(case.samples), case.iterations, self.warmup_s
-                    )
-            return lambda name: compare_samples(
-                name, saved[name].samples(name), again[name], thresholds=self.thresholds(name)
-            )
-
-        judged = [name for name, v in self.first.items() if v is not None]
-        self.verdicts, self.reruns = judge_and_confirm(judged, self.first.get, remeasure)
-        # a throttled GPU fakes a change: such a verdict is unsure, with the reason
+        final = dict(self.first)
+        by_run: dict[int, list[str]] = {}
+        for name in self.suspects:
+            by_run.setdefault(id(saved[name]), []).append(name)
+        for names in by_run.values():
+            final.update(self._confirm(saved[names[0]], names))
+        self.suspects.clear()  # their models are no longer needed
         self.verdicts = [
-            demote(v, saved[v.case].case(v.case).throttled, self.throttles.get(v.case, []))
-            for v in self.verdicts
+            demote(v, saved[name].case(name).throttled, self.throttles.get(name, []))
+            for name, v in final.items()
         ]
+
+    def _confirm(self, run: Run, names: list[str]) -> dict[str, Verdict]:
+        """The suspects of one compared run: paired where its commit can be checked out,
+        else re-measured and judged against the floor (without a floor: the first, unsure)."""
+        commit, why = self.base_commit(run)
+        if commit is not None and self.paired is not None:
+            try:
+                found = self.paired(commit, [self.node_ids[n] for n in names])
+            except PairedError as err:
+                why = str(err)
+            else:
+                self.reruns += names
+                how = f"paired A/B against {commit[:9]}"
+                return {
+                    n: replace(found[n], note=f"{how}: {found[n].outcome}")
+                    if n in found
+                    else replace(self.first[n], outcome=UNSURE, note=f"{how}: not measured")
+                    for n in names
+                }
+        floored = [n for n in names if self.floor(n) is not None]
+        out = {n: _with_reason(self.first[n], why) for n in names if n not in floored}
+        if floored:
+            out.update(self._remeasure(run, floored))
+        return out
+
+    def _remeasure(self, run: Run, names: list[str]) -> dict[str, Verdict]:
+        """Suspects judged against a calibrated floor, measured again in this process (in the
+        grad mode they were timed in) before they stand."""
+        again = {}
+        for name in names:
+            case = self.suspects[name]
+            with case.on_device(), case.grad_mode():
+                again[name] = rerun_samples(
+                    case.timed, len(case.samples), case.iterations, self.warmup_s
+                )
+        self.reruns += names
+        return {
+            n: confirm(
+                self.first[n],
+                judge_between_runs(n, run.samples(n), again[n], self.min_effect, self.floor(n)),
+            )
+            for n in names
+        }
+
+
+def _floor(floor: Floor | None) -> float:
+    return floor.floor if floor is not None else 0.0
+
+
+def _with_reason(verdict: Verdict, why: str) -> Verdict:
+    """An unconfirmed suspect's verdict, saying why no paired A/B confirmed it."""
+    if not why or verdict.outcome != UNSURE:
+        return verdict
+    return replace(verdict, note=f"{verdict.note}; no paired A/B: {why}")
 
 
 def _saved(compared: list[ComparedRun]) -> dict[str, Run]:

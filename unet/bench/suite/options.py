@@ -15,6 +15,7 @@ from unet.bench.measure.hardware import resolve_device
 from unet.bench.measure.profile import PROFILE_SECONDS
 from unet.bench.measure.settings import DTYPES
 from unet.bench.results.axes import AUTOCAST_DTYPES, MODES
+from unet.bench.results.floors import DEFAULT_PATH as FLOORS
 from unet.bench.results.manifest import DEFAULT_PATH as MANIFEST
 from unet.bench.values import (
     batch_sizes,
@@ -140,9 +141,18 @@ def _add_gate_options(g: pytest.OptionGroup) -> None:
     g.addoption(
         "--verdict",
         action="store_true",
-        help="decide each case against the compared run with a rank test on raw "
-        "samples; re-measure suspected regressions; exit 1 only on a confirmed one "
-        "(needs --benchmark-compare against a run saved with --benchmark-save-data)",
+        help="decide each case against the compared run; a suspected regression is "
+        "confirmed by a paired A/B against the compared run's commit (fresh processes), or "
+        "judged against this hardware's calibrated noise floor, else it is unsure; exit 1 "
+        "only on a confirmed one (needs --benchmark-compare against a run saved with "
+        "--benchmark-save-data)",
+    )
+    g.addoption(
+        "--noise-floors",
+        type=Path,
+        default=FLOORS,
+        help="the calibrated noise floors --verdict reads (default benchmarks/noise_floors.json, "
+        "written by unet-bench calibrate)",
     )
     g.addoption(
         "--min-effect",

@@ -16,7 +16,12 @@ from unet.bench import pbcompat
 from unet.bench.measure import precision
 from unet.bench.measure.hardware import differing_fields, other_hardware_message
 from unet.bench.measure.turns import FINAL, SETUP
-from unet.bench.output.render import attribution_table, cost_change_table, verdict_table
+from unet.bench.output.render import (
+    attribution_table,
+    cost_change_table,
+    verdict_summary,
+    verdict_table,
+)
 from unet.bench.results.axes import differing_axes, other_axes_message
 from unet.bench.results.runs import run_from_json
 from unet.bench.stats.verdict import failed
@@ -151,6 +156,9 @@ class UnetBenchPlugin:
         tr.write_line(verdict_table(gate.verdicts))
         for note in gate.notes:
             tr.write_line(note)
+        changes = self.state.cost_gate.changes if self.state.cost_gate is not None else []
+        tr.write_line("")
+        tr.write_line(verdict_summary(gate.verdicts, changes))
         if regressions := failed(gate.verdicts):
             names = ", ".join(v.case for v in regressions)
             tr.write_line(f"unet-bench: confirmed regression in {names}", red=True)
@@ -162,7 +170,7 @@ class UnetBenchPlugin:
         for explained in self.state.explained:
             tr.write_line(f"{explained.case} ({explained.reason})")
             if explained.attribution is not None:
-                tr.write_line(attribution_table(explained.attribution))
+                tr.write_line(attribution_table(explained.attribution, shares=explained.confirmed))
             else:
                 tr.write_line(f"  not attributed: {explained.note}")
             tr.write_line(f"  repro: {explained.repro}")

@@ -20,13 +20,14 @@ from unet.bench.measure.telemetry import Telemetry
 from unet.bench.measure.timing import use_device
 from unet.bench.measure.turns import Channel
 from unet.bench.results.axes import key_suffix, run_axes
-from unet.bench.results.explained import Explained, against_saved, repro_command
+from unet.bench.results.explained import CONFIRMED, Explained, against_saved, repro_command
+from unet.bench.results.floors import FloorsError, calibration_for
 from unet.bench.results.manifest import ManifestError, load_manifest
 from unet.bench.results.record import CaseRecord
-from unet.bench.results.runs import history_spread
-from unet.bench.results.storage import compare_target, keyed_storage, saved_runs, storage_root
+from unet.bench.results.storage import compare_target, keyed_storage, storage_root
 from unet.bench.stats.verdict import failed
 from unet.bench.suite.gates import ComparedRun, CostGate, VerdictGate
+from unet.bench.suite.paired import confirm_paired, paired_base
 
 PLUGIN_NAME = "unet-bench"  # the plugin object holding the state, in pytest's plugin manager
 
@@ -65,7 +66,7 @@ class SuiteState:
         extra = self.runner.run(benchmark, node.name, module, x, info, repeat)
         kept = self.runner.kept.pop(node.name, None)
         if kept is not None and self.verdict_gate is not None:
-            self.verdict_gate.keep(node.name, kept, self.compared)
+            self.verdict_gate.keep(node.name, node.nodeid, kept, self.compared)
         if self.cost_gate is not None:
             self.cost_gate.check(
                 CaseRecord.from_extra(node.name, node.nodeid, extra), self.compared
@@ -77,9 +78,7 @@ class SuiteState:
         --benchmark-compare-fail failures and cost changes."""
         flagged: dict[str, str] = {}
         if self.verdict_gate is not None:
-            flagged.update(
-                (v.case, "confirmed regression") for v in failed(self.verdict_gate.verdicts)
-            )
+            flagged.update((v.case, CONFIRMED) for v in failed(self.verdict_gate.verdicts))
         # every timed case of a compared run has a profile, so these names are all of them
         for name, why in pbcompat.compare_failures(config, self.runner.profiles).items():
             flagged.setdefault(name, f"--benchmark-compare-fail: {why}")
@@ -178,12 +177,29 @@ def build_state(config: pytest.Config) -> SuiteState:
             raise pytest.UsageError(str(err)) from None
         cost_gate = CostGate(path, manifest, update=options.update_cost_manifest)
     runner = make_runner(config, options)
-    verdict_gate = None
-    if options.verdict:
-        # the scatter of this hardware's saved runs bounds what one run against another proves
-        floors = history_spread(saved_runs(folder)) if folder else {}
-        verdict_gate = VerdictGate(options.min_effect, floors, runner.warmup_s)
+    verdict_gate = (
+        verdict_gate_for(config, options, key, runner.warmup_s) if options.verdict else None
+    )
     return SuiteState(options, info, key, folder, runner, cost_gate, verdict_gate, compare_paths)
+
+
+def verdict_gate_for(
+    config: pytest.Config, options: SuiteOptions, key: str, warmup_s: float
+) -> VerdictGate:
+    """--verdict's gate: this key's calibrated floors, and paired confirmation from this
+    tree's repository."""
+    try:
+        calibration = calibration_for(key, options.noise_floors)
+    except FloorsError as err:
+        raise pytest.UsageError(str(err)) from None
+    repo = config.rootpath
+    return VerdictGate(
+        options.min_effect,
+        calibration,
+        warmup_s,
+        paired=lambda commit, ids: confirm_paired(repo, commit, ids, options),
+        base_commit=lambda run: paired_base(run, repo),
+    )
 
 
 def make_runner(config: pytest.Config, options: SuiteOptions) -> CaseRunner:

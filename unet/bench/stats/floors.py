@@ -1,0 +1,133 @@
+"""Noise floors calibrated across processes, and the rule for a verdict between two saved runs.
+
+Two runs are two processes. On a shared machine one process of unchanged code can run 20-50 %
+slower than the next, so the rounds inside a run say nothing about the run that follows it: a
+rank test on them finds p = 1e-200 for a change that is the process's own speed. A verdict
+between runs therefore needs evidence about the noise *between processes*:
+
+* a **calibrated floor**: the same code run in ``n`` processes (``unet-bench calibrate``); the
+  logarithms of their medians have a spread ``s``. If log medians are normal across processes,
+  the difference of two new processes' log medians over ``s * sqrt(2)`` follows Student's t with
+  ``n - 1`` degrees of freedom (a prediction interval: it accounts for ``s`` being estimated from
+  a few processes). The floor is the change that this interval allows at a two-sided
+  false-alarm rate ``FLOOR_ALPHA`` per case: ``exp(t * sqrt(2) * s) - 1``. A change beyond it
+  is a verdict, one inside it ``no change`` (no change this machine can detect: the report
+  shows each case's detection limit).
+  A case whose floor exceeds ``UNSTABLE_LIMIT`` is ``not gated`` here: its verdicts would be
+  coin flips;
+* or a **paired confirmation** (fresh processes of both sides, ``unet-bench ab``);
+* otherwise the outcome is ``unsure``, with the reason, never a regression.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from unet.bench.stats.verdict import (
+    IMPROVEMENT,
+    MIN_SAMPLES,
+    NO_CHANGE,
+    NOT_GATED,
+    REGRESSION,
+    UNSURE,
+    Thresholds,
+    Verdict,
+    compare_samples,
+)
+
+# per case and comparison, two-sided: over 42 cases, a false regression in fewer than 1 in 20
+# comparisons of unchanged code (42 x 0.001 one-sided)
+FLOOR_ALPHA = 0.002
+UNSTABLE_LIMIT = 0.25  # a floor above this makes a case's verdicts coin flips: not gated
+MIN_PROCESSES = 4  # fewer processes than this cannot estimate a spread worth a verdict
+NO_EVIDENCE = (
+    "one process per side and no calibrated floor for this hardware: "
+    "run `unet-bench calibrate`, or `unet-bench ab` for a paired verdict"
+)
+
+
+@dataclass(frozen=True)
+class Floor:
+    """What ``n`` processes of unchanged code say about one case on one machine."""
+
+    floor: float  # the relative change two processes of the same code reach at FLOOR_ALPHA
+    log_spread: float  # the standard deviation of the processes' log medians
+    processes: int
+    median_s: float  # the median of the process medians (scale, for the report)
+
+    @property
+    def unstable(self) -> bool:
+        return self.floor > UNSTABLE_LIMIT
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "floor": self.floor,
+            "log_spread": self.log_spread,
+            "processes": self.processes,
+            "median_s": self.median_s,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Floor:
+        return cls(
+            float(data["floor"]),
+            float(data["log_spread"]),
+            int(data["processes"]),
+            float(data["median_s"]),
+        )
+
+
+def calibrated_floor(medians: Sequence[float], alpha: float = FLOOR_ALPHA) -> Floor:
+    """The floor of one case from the medians of ``n >= MIN_PROCESSES`` processes of the same
+    code (seconds)."""
+    if len(medians) < MIN_PROCESSES:
+        raise ValueError(f"{len(medians)} processes: a floor needs at least {MIN_PROCESSES}")
+    if min(medians) <= 0:
+        raise ValueError(f"process medians must be positive, got {min(medians)}")
+    from scipy import stats  # imported when used: it costs every process 0.7 s
+
+    logs = np.log(np.asarray(medians, dtype=float))
+    spread = float(np.std(logs, ddof=1))
+    t = float(stats.t.isf(alpha / 2, len(medians) - 1))
+    return Floor(
+        math.expm1(t * math.sqrt(2) * spread), spread, len(medians), float(np.median(medians))
+    )
+
+
+def judge_between_runs(
+    case: str,
+    base: Sequence[float],
+    head: Sequence[float],
+    min_effect: float,
+    floor: Floor | None,
+) -> Verdict:
+    """The verdict between two runs of one process each (their per-round samples): against the
+    calibrated ``floor`` when there is one; without one a change is ``unsure``, never a
+    regression; an unstable case is ``not gated``."""
+    if floor is None:
+        verdict = compare_samples(case, base, head, thresholds=Thresholds(min_effect))
+        if verdict.outcome in (REGRESSION, IMPROVEMENT):
+            return replace(verdict, outcome=UNSURE, note=NO_EVIDENCE)
+        return verdict
+    verdict = compare_samples(case, base, head, thresholds=Thresholds(min_effect, floor.floor))
+    inside = abs(verdict.change) < floor.floor
+    if verdict.outcome == UNSURE and inside and min(verdict.n_base, verdict.n_head) >= MIN_SAMPLES:
+        # within what two processes of unchanged code reach here: nothing to tell apart
+        verdict = replace(verdict, outcome=NO_CHANGE)
+    if floor.unstable:
+        limit, n = f"{UNSTABLE_LIMIT:.0%}", floor.processes
+        note = f"unstable here: floor {floor.floor:.0%} > {limit} ({n} processes)"
+        return replace(verdict, outcome=NOT_GATED, note=note)
+    return verdict
+
+
+def detection_limit(min_effect: float, floor: Floor | None) -> float | None:
+    """The smallest change a verdict between two runs can call on this machine; None when
+    nothing is calibrated (no change can be called)."""
+    if floor is None or floor.unstable:
+        return None
+    return max(min_effect, floor.floor)
