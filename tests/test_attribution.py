@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -142,9 +143,21 @@ unet.layers.InterpolateConv.forward = forward
 def test_a_confirmed_verdict_regression_is_attributed_to_its_operator(tmp_path):
     from drive import FAST, suite
 
+    from unet.bench.results.floors import Calibration, update_floors
+    from unet.bench.stats.floors import Floor
+
     args = [*FAST, "--benchmark-min-rounds=6", "-k", "test_upsample"]
     saved = suite(tmp_path, *args, "--benchmark-autosave", "--benchmark-save-data")
     assert saved.returncode == 0, saved.stdout
+    # the saved run (no git tree here: no paired A/B) needs a calibrated floor to confirm a
+    # regression between runs; 20 % for every case (gated: below 25 %), on the run's own key
+    (run,) = (tmp_path / "store").rglob("*.json")
+    data = json.loads(run.read_text())
+    key = data["machine_info"]["unet_bench"]["key"]
+    names = [b["name"] for b in data["benchmarks"]]
+    floors = tmp_path / "floors.json"
+    update_floors(floors, key, Calibration({n: Floor(0.2, 0.03, 8, 1e-3) for n in names}))
+    args.append(f"--noise-floors={floors}")
     # the margin: a ~10 ms operator on a ~1 ms case (~10x); only a doubling counts, beyond the
     # 0.77-1.86x whole processes were seen to swing here, so the untouched case stays unflagged
     proc = suite(

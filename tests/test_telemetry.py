@@ -173,10 +173,13 @@ def test_the_suite_marks_a_throttled_case_and_its_verdict_is_unsure(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout
     assert "GPU throttled during the rounds" in proc.stdout
-    assert re.search(
-        r"test_upsample\[up=interpolate-bs=1\] +unsure .*GPU throttled during the "
-        r"rounds \(head: hw_thermal_slowdown, thermal violation 400 ms of \d+ ms\)",
+    row = re.search(r"test_upsample\[up=interpolate-bs=1\] +unsure .*\[(\d)\]$", proc.stdout, re.M)
+    assert row is not None, proc.stdout
+    assert re.search(  # the row's note, once below the table
+        rf"^\[{row.group(1)}\] GPU throttled during the rounds \(head: hw_thermal_slowdown, "
+        r"thermal violation 400 ms of \d+ ms\)",
         proc.stdout,
+        re.M,
     )
     cases = json.loads((tmp_path / "j.json").read_text())["benchmarks"]
     telemetry = cases[0]["extra_info"]["telemetry"]
