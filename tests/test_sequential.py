@@ -102,3 +102,17 @@ def test_a_calibrated_spread_narrows_the_interval():
     helped = sequential_verdict("c", gens, 0.03, prior)
     assert helped.noise_floor < alone.noise_floor
     assert (alone.outcome, helped.outcome) == (UNSURE, REGRESSION)
+
+
+def test_a_case_more_processes_could_not_tell_stops_unsure_instead_of_running_to_the_cap():
+    """Futility: a noisy case (8 % between processes) whose change is far inside what even the
+    fourth generation could resolve takes no more turns; a clear one does."""
+    rng = np.random.default_rng(12)
+    stopped = []
+    for _ in range(30):
+        verdict, n = run_sequentially(rng, 0.0, 0.08)
+        assert verdict.outcome != REGRESSION
+        stopped.append(n)
+    assert sum(n < MAX_GENERATIONS for n in stopped) >= 25  # most stop before the cap
+    first = sequential_verdict("c", [generation(rng, 0.5, 0.005)], 0.03)
+    assert (first.outcome, settled(first)) == (UNSURE, False)  # a regression needs a second look

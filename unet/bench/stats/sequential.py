@@ -18,7 +18,11 @@ generations at least: a change seen by one generation's processes alone never co
 
 Outcomes after each look: ``no change`` when the estimated change is below ``min_effect``;
 ``regression`` / ``improvement`` when the interval excludes no change and the estimate reaches
-``min_effect``; else ``unsure``, which takes another generation if the cap allows.
+``min_effect``; else ``unsure``, which takes another generation only when one could settle it:
+not at the cap, and not when even the last look's interval, projected from this noise (each
+further generation adds two processes a side), would still be wider than the estimated change
+(futility: more processes would not tell, so the case stops as ``unsure`` instead of running to
+the cap). Stopping early can only remove rejections, so the bound above still holds.
 """
 
 from __future__ import annotations
@@ -56,12 +60,23 @@ class Evidence:
     se: float  # its standard error
     dof: int  # degrees of freedom of the pooled spread
     generations: int
+    weight: float  # the generations' total weight, 1 / (1/n_base + 1/n_head) each
 
     def interval(self, alpha: float) -> tuple[float, float]:
         from scipy import stats  # imported when used: it costs every process 0.7 s
 
         t = float(stats.t.isf(alpha / 2, self.dof))
         return self.effect - t * self.se, self.effect + t * self.se
+
+    def projected_half_width(self, alpha: float, looks: int) -> float:
+        """The interval's half-width (log scale) at the last look, if each further generation
+        brings two processes a side at today's spread."""
+        from scipy import stats
+
+        more = max(looks - self.generations, 0)
+        sigma = self.se * math.sqrt(self.weight)  # the pooled spread of one log median
+        se = sigma / math.sqrt(self.weight + more)  # two processes a side: weight 1 each
+        return float(stats.t.isf(alpha / 2, self.dof + 2 * more)) * se
 
     def p_value(self) -> float:
         from scipy import stats
@@ -99,7 +114,7 @@ def evidence(
     variance = squares / dof
     total = sum(weights)
     effect = sum(e * w for e, w in zip(effects, weights, strict=True)) / total
-    return Evidence(effect, math.sqrt(variance / total), dof, len(effects))
+    return Evidence(effect, math.sqrt(variance / total), dof, len(effects), total)
 
 
 def sequential_verdict(
@@ -120,6 +135,7 @@ def sequential_verdict(
     found = evidence(generations, prior)
     b_meds = tuple(float(np.median(p)) for b, _ in generations for p in b)
     h_meds = tuple(float(np.median(p)) for _, h in generations for p in h)
+    more = len(generations) < looks
     if found is None or min(len(base), len(head)) < MIN_SAMPLES:
         change = float(np.median(h_meds)) / float(np.median(b_meds)) - 1
         p, half, outcome = 1.0, math.inf, UNSURE
@@ -127,6 +143,11 @@ def sequential_verdict(
         lo, hi = found.interval(alpha / looks)
         change, p, half = math.expm1(found.effect), found.p_value(), math.expm1((hi - lo) / 2)
         outcome = _decide(change, lo, hi, found.generations, min_effect)
+        if outcome == UNSURE and more:
+            # a regression needs a second generation; otherwise more must be able to tell
+            first = found.generations < MIN_GENERATIONS_FOR_REGRESSION and lo > 0
+            reach = found.projected_half_width(alpha / looks, looks)
+            more = first or abs(found.effect) >= reach
     return Verdict(
         case=case,
         outcome=outcome,
@@ -143,6 +164,7 @@ def sequential_verdict(
         noise_floor=half,
         base_processes=b_meds,
         head_processes=h_meds,
+        more=outcome == UNSURE and more,
     )
 
 
@@ -157,5 +179,6 @@ def _decide(change: float, lo: float, hi: float, generations: int, min_effect: f
 
 
 def settled(verdict: Verdict) -> bool:
-    """Whether a case needs no more generations: anything but ``unsure``."""
-    return verdict.outcome != UNSURE
+    """Whether a case needs no more generations: decided, at the cap, or beyond what more
+    processes could tell."""
+    return not verdict.more

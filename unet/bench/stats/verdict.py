@@ -60,6 +60,7 @@ class Verdict:
     base_processes: tuple[float, ...] = ()  # per-process medians, A/B mode
     head_processes: tuple[float, ...] = ()
     note: str = ""  # why the outcome is what it is when not the statistics alone (throttling)
+    more: bool = False  # sequential A/B: another generation of processes could settle it
 
     @property
     def noisy(self) -> bool:
