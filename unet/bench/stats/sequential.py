@@ -19,10 +19,11 @@ generations at least: a change seen by one generation's processes alone never co
 Outcomes after each look: ``no change`` when the estimated change is below ``min_effect``;
 ``regression`` / ``improvement`` when the interval excludes no change and the estimate reaches
 ``min_effect``; else ``unsure``, which takes another generation only when one could settle it:
-not at the cap, and not when even the last look's interval, projected from this noise (each
-further generation adds two processes a side), would still be wider than the estimated change
-(futility: more processes would not tell, so the case stops as ``unsure`` instead of running to
-the cap). Stopping early can only remove rejections, so the bound above still holds.
+not at the cap, and from the second look on not when even the last look's interval, projected
+from this noise (each further generation adds two processes a side), would still be wider than
+the estimated change (futility: more processes would not tell, so the case stops as ``unsure``
+instead of running to the cap). Stopping early can only remove rejections, so the bound above
+still holds.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from unet.bench.stats.verdict import (
 MAX_GENERATIONS = 4  # looks per case: the first generation and up to three more
 SEQUENTIAL_ALPHA = 0.002  # per case over all its looks, two-sided
 MIN_GENERATIONS_FOR_REGRESSION = 2
+MIN_GENERATIONS_FOR_FUTILITY = 2  # the first look's spread has too few degrees of freedom
 
 Processes = Sequence[Sequence[float]]  # one list of rounds per process
 
@@ -143,11 +145,10 @@ def sequential_verdict(
         lo, hi = found.interval(alpha / looks)
         change, p, half = math.expm1(found.effect), found.p_value(), math.expm1((hi - lo) / 2)
         outcome = _decide(change, lo, hi, found.generations, min_effect)
-        if outcome == UNSURE and more:
-            # a regression needs a second generation; otherwise more must be able to tell
-            first = found.generations < MIN_GENERATIONS_FOR_REGRESSION and lo > 0
-            reach = found.projected_half_width(alpha / looks, looks)
-            more = first or abs(found.effect) >= reach
+        if outcome == UNSURE and more and found.generations >= MIN_GENERATIONS_FOR_FUTILITY:
+            # more processes must be able to tell; a spread from one generation's two
+            # processes a side is too rough to give up on (a 10 % slowdown was lost so)
+            more = abs(found.effect) >= found.projected_half_width(alpha / looks, looks)
     return Verdict(
         case=case,
         outcome=outcome,
