@@ -11,6 +11,7 @@ from unet.bench.stats.verdict import (
     UNSURE,
     Thresholds,
     Verdict,
+    compare_generations,
     compare_processes,
     compare_samples,
     confirm,
@@ -72,6 +73,40 @@ def test_noise_floor_from_process_spread_turns_a_regression_unsure():
         [samples(1.1, seed=3), samples(1.1, seed=4)],
     )
     assert steady.outcome == REGRESSION
+
+
+def generation(base_ms: float, head_ms: float, seed: int) -> tuple[list, list]:
+    """Two processes per side that ran side by side: (base blocks, head blocks)."""
+    base = [samples(base_ms, seed=seed), samples(base_ms, seed=seed + 1)]
+    return base, [samples(head_ms, seed=seed + 2), samples(head_ms, seed=seed + 3)]
+
+
+def test_drift_between_generations_is_not_noise():
+    # A second generation of processes ran 20 % slower on both sides (a busier machine): the
+    # sides agree within each generation, so that is no change, and the floor stays small.
+    first, later = generation(1.0, 1.0, seed=1), generation(1.2, 1.2, seed=5)
+    v = compare_generations("c", [first, later])
+    assert v.outcome == NO_CHANGE
+    assert v.noise_floor < 0.02
+    assert len(v.base_processes) == len(v.head_processes) == 4
+    # pooled as if one generation, the drift would have passed for process noise
+    pooled = compare_processes("c", first[0] + later[0], first[1] + later[1])
+    assert pooled.noise_floor > 0.15
+
+
+def test_a_slowdown_seen_in_every_generation_is_a_regression_despite_drift():
+    first, later = generation(1.0, 1.1, seed=1), generation(1.2, 1.32, seed=5)
+    v = compare_generations("c", [first, later])
+    assert v.outcome == REGRESSION
+    assert v.change == pytest.approx(0.10, abs=0.01)
+    assert compare_generations("c", [first]) == compare_processes("c", *first)
+
+
+def test_generations_without_both_sides_are_left_out_or_refused():
+    first = ([samples(1.0, seed=1)], [samples(1.0, seed=2)])
+    assert compare_generations("c", [first, ([], [samples(2.0)])]) == compare_processes("c", *first)
+    with pytest.raises(ValueError, match="no generation measured both sides"):
+        compare_generations("c", [([], [samples(1.0)])])
 
 
 def test_confirm_needs_the_rerun_to_agree():

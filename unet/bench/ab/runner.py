@@ -2,9 +2,9 @@
 
 The base is checked out in a temporary git worktree (the user's tree is never touched). A base
 that speaks the paired protocol is measured by paired workers taking turns (``coordinator``), in
-generations until each case is settled (``stats.sequential``: a regression needs two at least,
-so it is always seen again by fresh processes); an older one in whole-suite process blocks
-(``legacy``), whose suspects are re-measured before they count (``verdict.judge_and_confirm``).
+one generation whose suspected regressions a second generation of fresh workers must confirm
+(``verdict.judge_and_confirm``), or with ``--sequential`` in generations until each case is
+settled (``stats.sequential``); an older base in whole-suite process blocks (``legacy``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from unet.bench.results.explained import CONFIRMED, Explained, attribute_sides, 
 from unet.bench.results.floors import Calibration, FloorsError, calibration_for
 from unet.bench.results.runs import cost_changes_between, demote_throttled
 from unet.bench.stats.sequential import MAX_GENERATIONS, sequential_verdict, settled
-from unet.bench.stats.verdict import Verdict, failed
+from unet.bench.stats.verdict import Verdict, compare_generations, failed, judge_and_confirm
 
 # where a tree keeps its worker side: today's path first, then where it lived before
 WORKER_FILES = ("unet/bench/measure/turns.py", "unet/bench/ab/worker.py", "unet/bench/abworker.py")
@@ -89,6 +89,51 @@ def explain_flagged(settings: ABSettings, trees: dict[str, Path], result: ABResu
 
 
 def measure_paired(settings: ABSettings, trees: dict[str, Path], result: ABResult) -> ABResult:
+    """One generation of paired workers over every case; suspected regressions measured again
+    by a second generation of fresh workers and confirmed or not (``--sequential``: generations
+    until each case is settled, ``measure_sequential``)."""
+    if settings.sequential:
+        return measure_sequential(settings, trees, result)
+    settings.say(
+        f"paired workers, {PAIRED_WORKERS} per side, {settings.blocks} round blocks per case "
+        "and side"
+    )
+    first, workers = run_generation(settings, trees, 0, {}, costs=True)
+    generations = [first]
+
+    def judge(case: str) -> Verdict:
+        """Each process counts once; judged per generation (see compare_generations)."""
+        per_generation = [
+            (g.process_samples("base", case), g.process_samples("head", case)) for g in generations
+        ]
+        return compare_generations(case, per_generation, settings.min_effect)
+
+    def remeasure(suspects: list[str]):
+        # fresh processes: a process's own speed is the likeliest cause of a false alarm, and
+        # the same processes would repeat it
+        settings.say(f"re-measuring {len(suspects)} suspected regression(s) in new workers")
+        node_ids = {
+            side: [_side_run(settings, workers, side).cases[c]["fullname"] for c in suspects]
+            for side in SIDES
+        }
+        again, more = run_generation(settings, trees, PAIRED_WORKERS, node_ids, costs=False)
+        workers.extend(more)
+        generations.append(again)
+        return judge  # now over both generations
+
+    measured = {side: set(first.samples[side]) for side in SIDES}
+    common = sorted(measured["base"] & measured["head"])
+    result.verdicts, result.reruns = judge_and_confirm(common, judge, remeasure)
+    write_turns(settings.out / "schedule.tsv", generations)
+    result.base = _side_run(settings, workers, "base")
+    result.head = _side_run(settings, workers, "head")
+    result.verdicts = demote_throttled(result.verdicts, result.base, result.head)
+    result.unmatched = sorted(measured["base"] ^ measured["head"])
+    result.cost_changes = cost_changes_between(result.base, result.head)
+    return result
+
+
+def measure_sequential(settings: ABSettings, trees: dict[str, Path], result: ABResult) -> ABResult:
     """Generations of paired workers until every case is settled (``stats.sequential``): all
     cases in the first, then only the unsettled ones in new workers, up to MAX_GENERATIONS."""
     settings.say(

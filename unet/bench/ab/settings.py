@@ -41,6 +41,7 @@ class ABSettings:
     cases: Sequence[str] = ()  # node ids to measure (relative to a tree's root); all when empty
     attribute: bool = True  # profile and attribute the flagged cases (bisect's steps do not)
     floors: Path = FLOORS  # the calibrated floors: earlier evidence of each case's spread
+    sequential: bool = False  # judge in generations until settled (stats.sequential)
     log: TextIO = field(default=sys.stderr)
     command_name: str = "ab"  # whose progress lines these are (bisect runs A/Bs too)
 

@@ -24,9 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "ab",
         help="same-runner A/B: a base revision vs the working tree, interleaved, with verdicts",
         description="Checks out BASE in a temporary git worktree, runs its suite and the "
-        "working tree's in alternating round blocks on this machine, gives cases that are "
-        "not yet settled more generations of fresh processes (a regression always needs two), "
-        "prints the verdict table (Markdown) and writes ab.md, ab.json, ab.png. "
+        "working tree's in alternating round blocks on this machine, re-measures suspected "
+        "regressions in fresh processes, prints the verdict table (Markdown) and writes "
+        "ab.md, ab.json, ab.png. "
         "Exit 1 on a confirmed regression or a cost change. Arguments after -- go to pytest.",
     )
     ab.add_argument("--base", required=True, help="git revision to compare against, e.g. main")
@@ -35,6 +35,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_blocks(ab)
     add_min_effect(ab)
     add_floors(ab)
+    ab.add_argument(
+        "--sequential",
+        action="store_true",
+        help="experimental: judge in generations of fresh processes until each case is "
+        "settled (up to 4; see the README for how it measured against the default here)",
+    )
     add_out(ab, "ab")
     add_pytest_args(ab)
     ab.set_defaults(handler=run, interrupted="the base worktree was removed")

@@ -127,6 +127,7 @@ def ab_settings(args: argparse.Namespace, command: str):
         blocks=args.blocks,
         min_effect=getattr(args, "min_effect", MIN_EFFECT),  # calibrate judges nothing
         **({"floors": args.floors} if getattr(args, "floors", None) else {}),
+        sequential=getattr(args, "sequential", False),
         pytest_args=list(args.pytest_args),
         command_name=command,
     )

@@ -18,11 +18,14 @@ and on a CPU a case can switch between speed modes. So the process is the unit: 
 change of the median of the per-process medians (each process counts once, however many rounds
 it fitted in), and the threshold is raised to the *noise floor*, the spread of the per-process
 medians of the same code on either side. An effect between ``min_effect`` and the noise floor is
-``unsure``. Paired A/B judges its generations of processes sequentially (``sequential``).
+``unsure``. Processes that ran one generation after another (A/B's re-measurement) are judged per
+generation: the floor is the largest spread within one, the effect the mean of theirs, so drift
+between generations, which moves both sides alike, is not mistaken for noise (``--sequential``
+A/B judges its generations with ``sequential`` instead).
 
 Fewer than ``MIN_SAMPLES`` rounds on either side is ``unsure``. ``unsure`` never fails a run.
 A side whose IQR / median exceeds ``max_dispersion`` is reported as noisy. ``judge_and_confirm``
-is the decide-then-re-measure path of the process-block A/B of old bases.
+is the one decide-then-re-measure path of the A/B (paired and process blocks).
 """
 
 from __future__ import annotations
@@ -200,6 +203,34 @@ def compare_processes(
         [x for p in head for x in p],
         thresholds=Thresholds(min_effect, floor),
         process_medians=(b_meds, h_meds),
+    )
+
+
+def compare_generations(
+    case: str,
+    generations: Sequence[tuple[Sequence[Sequence[float]], Sequence[Sequence[float]]]],
+    min_effect: float = MIN_EFFECT,
+) -> Verdict:
+    """The verdict from processes measured in generations: (base processes, head processes)
+    that ran side by side, one generation after another. Drift between generations moves both
+    sides alike, so it must not count as noise: the floor is the largest spread within one
+    generation, and the effect is the mean of the generations' effects."""
+    generations = [(base, head) for base, head in generations if base and head]
+    if not generations:
+        raise ValueError(f"{case}: no generation measured both sides")
+    each = [compare_processes(case, base, head, min_effect) for base, head in generations]
+    if len(each) == 1:
+        return each[0]
+    return compare_samples(
+        case,
+        [x for base, _ in generations for process in base for x in process],
+        [x for _, head in generations for process in head for x in process],
+        thresholds=Thresholds(min_effect, max(v.noise_floor for v in each)),
+        process_medians=(
+            [m for v in each for m in v.base_processes],
+            [m for v in each for m in v.head_processes],
+        ),
+        change=float(np.mean([v.change for v in each])),
     )
 
 
