@@ -95,7 +95,7 @@ def test_an_unstable_case_is_not_gated_and_is_listed():
         "wild", one_process(1e-3, rng), one_process(2e-3, rng), 0.03, floor
     )
     assert verdict.outcome == NOT_GATED
-    assert "unstable here: floor 40% > 25%" in verdict.note
+    assert "unstable here: floor 40.0% > 25%" in verdict.note
     assert detection_limit(0.03, floor) is None
     summary = verdict_summary([verdict])
     assert "not gated: wild: unstable here" in summary

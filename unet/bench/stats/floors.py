@@ -120,7 +120,7 @@ def judge_between_runs(
         verdict = replace(verdict, outcome=NO_CHANGE)
     if floor.unstable:
         limit, n = f"{UNSTABLE_LIMIT:.0%}", floor.processes
-        note = f"unstable here: floor {floor.floor:.0%} > {limit} ({n} processes)"
+        note = f"unstable here: floor {floor.floor:.1%} > {limit} ({n} processes)"
         return replace(verdict, outcome=NOT_GATED, note=note)
     return verdict
 
