@@ -5,3 +5,8 @@ MIN_EFFECT = 0.03  # smallest relative change of the median that counts (3 %)
 DEFAULT_BLOCKS = 6  # A/B round blocks per case and side: even (ABBA), at least 5 rounds in all
 PAIRED_WORKERS = 2  # A/B worker processes per side
 DEFAULT_STORAGE = ".benchmarks"  # pytest-benchmark's default storage folder
+# verdicts between runs (stats/floors.py): a floor's two-sided false-alarm rate per case; over 42
+# cases a false regression in fewer than 1 in 20 comparisons of unchanged code (42 x 0.001)
+FLOOR_ALPHA = 0.002
+UNSTABLE_LIMIT = 0.25  # a floor above this makes a case's verdicts coin flips: not gated
+MIN_PROCESSES = 4  # fewer processes than this cannot estimate a spread worth a verdict

@@ -42,7 +42,7 @@ def ab_markdown(result: ABResult, seconds: float) -> str:
     lines += ["", verdict_table(result.verdicts, markdown=True), ""]
     if result.reruns:
         lines += [
-            f"Measured again by fresh processes until settled: {', '.join(result.reruns)}",
+            f"Measured again by fresh processes: {', '.join(result.reruns)}",
             "",
         ]
     if result.unmatched:

@@ -22,7 +22,7 @@ DEFAULT_RUNS = 8
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from unet.bench.stats.floors import FLOOR_ALPHA, MIN_PROCESSES, UNSTABLE_LIMIT
+    from unet.bench.defaults import FLOOR_ALPHA, MIN_PROCESSES, UNSTABLE_LIMIT
 
     calibrate = sub.add_parser(
         "calibrate",

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from unet.bench.defaults import FLOOR_ALPHA, MIN_PROCESSES, UNSTABLE_LIMIT
 from unet.bench.stats.verdict import (
     IMPROVEMENT,
     MIN_SAMPLES,
@@ -39,11 +40,6 @@ from unet.bench.stats.verdict import (
     compare_samples,
 )
 
-# per case and comparison, two-sided: over 42 cases, a false regression in fewer than 1 in 20
-# comparisons of unchanged code (42 x 0.001 one-sided)
-FLOOR_ALPHA = 0.002
-UNSTABLE_LIMIT = 0.25  # a floor above this makes a case's verdicts coin flips: not gated
-MIN_PROCESSES = 4  # fewer processes than this cannot estimate a spread worth a verdict
 NO_EVIDENCE = (
     "one process per side and no calibrated floor for this hardware: "
     "run `unet-bench calibrate`, or `unet-bench ab` for a paired verdict"
