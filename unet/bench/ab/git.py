@@ -28,6 +28,16 @@ def toplevel(path: Path) -> Path:
         raise ABUsageError(f"{path} is not inside a git working tree") from None
 
 
+def head_commit(repo: Path) -> str | None:
+    """HEAD's commit id, marked ``-dirty`` when tracked files have changes; None outside git."""
+    try:
+        head = git(repo, "rev-parse", "HEAD")
+        dirty = git(repo, "status", "--porcelain", "--untracked-files=no")
+    except ABError:
+        return None
+    return head + ("-dirty" if dirty else "")
+
+
 def resolve_revision(repo: Path, rev: str, option: str = "--base") -> str:
     """The commit id of ``rev``; ABUsageError naming it (as the value of ``option``) when git
     does not know it."""

@@ -124,13 +124,7 @@ def measure_paired(settings: ABSettings, trees: dict[str, Path], result: ABResul
     measured = {side: set(first.samples[side]) for side in SIDES}
     common = sorted(measured["base"] & measured["head"])
     result.verdicts, result.reruns = judge_and_confirm(common, judge, remeasure)
-    write_turns(settings.out / "schedule.tsv", generations)
-    result.base = _side_run(settings, workers, "base")
-    result.head = _side_run(settings, workers, "head")
-    result.verdicts = demote_throttled(result.verdicts, result.base, result.head)
-    result.unmatched = sorted(measured["base"] ^ measured["head"])
-    result.cost_changes = cost_changes_between(result.base, result.head)
-    return result
+    return _finish(settings, workers, generations, measured, result)
 
 
 def measure_sequential(settings: ABSettings, trees: dict[str, Path], result: ABResult) -> ABResult:
@@ -176,6 +170,18 @@ def measure_sequential(settings: ABSettings, trees: dict[str, Path], result: ABR
         result.reruns = sorted(set(result.reruns) | set(pending))
         verdicts.update((case, judge(case)) for case in pending)
     result.verdicts = [verdicts[case] for case in common]
+    return _finish(settings, workers, generations, measured, result)
+
+
+def _finish(
+    settings: ABSettings,
+    workers: list[WorkerProcess],
+    generations: list[Schedule],
+    measured: dict[str, set[str]],
+    result: ABResult,
+) -> ABResult:
+    """What every paired A/B ends with: the turns written, both sides' merged runs, throttled
+    verdicts demoted, one-sided cases and cost changes."""
     write_turns(settings.out / "schedule.tsv", generations)
     result.base = _side_run(settings, workers, "base")
     result.head = _side_run(settings, workers, "head")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from unet.bench.commands.common import (
     add_blocks,
@@ -51,6 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from unet.bench.ab.git import head_commit
     from unet.bench.calibrate import calibrate, generations_for
     from unet.bench.commands.common import ab_settings
     from unet.bench.errors import UsageError
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
     path = args.floors or DEFAULT_PATH
     settings = ab_settings(args, "calibrate")
-    commit = _commit(settings.repo)
+    commit = head_commit(settings.repo)
     found = calibrate(settings, args.runs, commit)
     print(floor_table(found.calibration.cases))
     replaced = update_floors(path, found.key, found.calibration)
@@ -76,20 +76,3 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return NOTHING_FOUND
-
-
-def _commit(repo: Path) -> str | None:
-    """HEAD's commit id, marked ``-dirty`` when the tree has changes; None outside git."""
-    import subprocess
-
-    head = subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True
-    )
-    if head.returncode:
-        return None
-    status = subprocess.run(
-        ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-    )
-    return head.stdout.strip() + ("-dirty" if status.stdout.strip() else "")

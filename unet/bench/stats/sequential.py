@@ -42,8 +42,7 @@ from unet.bench.stats.verdict import (
     REGRESSION,
     UNSURE,
     Verdict,
-    dispersion,
-    median_ci,
+    sides,
 )
 
 MAX_GENERATIONS = 4  # looks per case: the first generation and up to three more
@@ -152,16 +151,9 @@ def sequential_verdict(
     return Verdict(
         case=case,
         outcome=outcome,
-        base_median=float(np.median(base)),
-        head_median=float(np.median(head)),
         change=change,
         p_value=p,
-        base_ci=median_ci(base),
-        head_ci=median_ci(head),
-        base_dispersion=dispersion(base),
-        head_dispersion=dispersion(head),
-        n_base=len(base),
-        n_head=len(head),
+        **sides(base, head),
         noise_floor=half,
         base_processes=b_meds,
         head_processes=h_meds,

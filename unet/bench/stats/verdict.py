@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 
@@ -111,6 +112,21 @@ def median_ci(samples: Sequence[float], confidence: float = 0.95) -> tuple[float
     return float(x[max(lo - 1, 0)]), float(x[min(hi, n - 1)])
 
 
+def sides(base: Sequence[float], head: Sequence[float]) -> dict[str, Any]:
+    """The fields of a ``Verdict`` that describe each side's rounds: median, its 95 % CI,
+    dispersion and count."""
+    return {
+        "base_median": float(np.median(base)),
+        "head_median": float(np.median(head)),
+        "base_ci": median_ci(base),
+        "head_ci": median_ci(head),
+        "base_dispersion": dispersion(base),
+        "head_dispersion": dispersion(head),
+        "n_base": len(base),
+        "n_head": len(head),
+    }
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """What a change must clear to be a verdict: ``min_effect`` (relative) and the case's noise
@@ -149,16 +165,9 @@ def compare_samples(
     return Verdict(
         case=case,
         outcome=decide(change, p, enough, thresholds),
-        base_median=b_med,
-        head_median=h_med,
         change=change,
         p_value=p,
-        base_ci=median_ci(base),
-        head_ci=median_ci(head),
-        base_dispersion=dispersion(base),
-        head_dispersion=dispersion(head),
-        n_base=len(base),
-        n_head=len(head),
+        **sides(base, head),
         noise_floor=thresholds.noise_floor,
         base_processes=tuple(b_procs),
         head_processes=tuple(h_procs),
