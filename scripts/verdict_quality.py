@@ -51,12 +51,14 @@ def run_once(clone: Path, args: argparse.Namespace, label: str, logs: Path) -> d
     (logs / f"{label}.log").write_text(said)
     found = re.findall(r"unet-bench: confirmed regression in (.+)", said)
     summary = re.findall(r"^verdicts: .*$", said, re.M)
+    improved = re.findall(r"^  improvement: (\S+)", said, re.M)
     print(f"{label}: exit {proc.returncode}, {seconds:.0f} s, {summary[-1:] or 'no verdict'}")
     return {
         "label": label,
         "exit": proc.returncode,
         "seconds": round(seconds, 1),
         "confirmed": found[-1].split(", ") if found else [],
+        "improvements": improved,
         "summary": summary[-1] if summary else None,
         "paired_confirmations": said.count("paired A/B against"),
     }
@@ -67,8 +69,14 @@ def compare(clone: Path, base: Path, head: Path) -> dict:
     proc = subprocess.run(command, cwd=clone, capture_output=True, text=True)
     summary = re.findall(r"^verdicts: .*$", proc.stdout, re.M)
     regressions = re.findall(r"^  regression: (\S+)", proc.stdout, re.M)
+    improvements = re.findall(r"^  improvement: (\S+)", proc.stdout, re.M)
     print(f"compare {base.name} {head.name}: exit {proc.returncode}, {summary[-1:]}")
-    return {"exit": proc.returncode, "regressions": regressions, "summary": summary[-1:]}
+    return {
+        "exit": proc.returncode,
+        "regressions": regressions,
+        "improvements": improvements,
+        "summary": summary[-1:],
+    }
 
 
 def main() -> int:

@@ -143,7 +143,7 @@ unet.layers.InterpolateConv.forward = forward
 def test_a_confirmed_verdict_regression_is_attributed_to_its_operator(tmp_path):
     from drive import FAST, suite
 
-    from unet.bench.results.floors import Calibration, update_floors
+    from unet.bench.results.floors import QUICK, Calibration, update_floors
     from unet.bench.stats.floors import Floor
 
     args = [*FAST, "--benchmark-min-rounds=6", "-k", "test_upsample"]
@@ -156,7 +156,8 @@ def test_a_confirmed_verdict_regression_is_attributed_to_its_operator(tmp_path):
     key = data["machine_info"]["unet_bench"]["key"]
     names = [b["name"] for b in data["benchmarks"]]
     floors = tmp_path / "floors.json"
-    update_floors(floors, key, Calibration({n: Floor(0.2, 0.03, 8, 1e-3) for n in names}))
+    calibration = Calibration({n: Floor(0.2, 0.03, 8, 1e-3) for n in names}, tier=QUICK)
+    update_floors(floors, key, calibration)
     args.append(f"--noise-floors={floors}")
     # the margin: a ~10 ms operator on a ~1 ms case (~10x); only a doubling counts, beyond the
     # 0.77-1.86x whole processes were seen to swing here, so the untouched case stays unflagged

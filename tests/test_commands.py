@@ -218,7 +218,7 @@ def test_calibrate_maps_a_crashed_suite_to_2_and_an_interrupt_to_130(
 
 def test_calibrate_writes_the_floors_of_its_key_and_keeps_the_others(monkeypatch, tmp_path):
     from unet.bench import calibrate
-    from unet.bench.results.floors import Calibration, calibration_for, update_floors
+    from unet.bench.results.floors import FULL, Calibration, calibration_for, update_floors
     from unet.bench.stats.floors import Floor
 
     floors = tmp_path / "floors.json"
@@ -236,6 +236,7 @@ def test_calibrate_writes_the_floors_of_its_key_and_keeps_the_others(monkeypatch
     proc = command(REPO, "calibrate", *CPU, f"--floors={floors}", f"--out={tmp_path / 'o'}")
     assert proc.returncode == 0, proc.stderr
     assert "unstable here: not gated" in proc.stdout
-    assert f"2 cases (1 gated) from 8 processes in 3 s; wrote {floors} for cpu-key" in proc.stderr
-    assert calibration_for("cpu-key", floors).cases == found
-    assert calibration_for("cuda-other", floors).cases == {"a": kept}
+    said = f"2 cases (1 gated) from 8 processes in 3 s; wrote {floors} for cpu-key, full tier"
+    assert said in proc.stderr
+    assert calibration_for("cpu-key", FULL, floors).cases == found
+    assert calibration_for("cuda-other", FULL, floors).cases == {"a": kept}

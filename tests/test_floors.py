@@ -11,8 +11,12 @@ import pytest
 
 from unet.bench.output.render import floor_table, verdict_summary, verdict_table
 from unet.bench.results.floors import (
+    FULL,
+    QUICK,
+    UNRECORDED,
     Calibration,
     FloorsError,
+    calibrated_tiers,
     calibration_for,
     load_floors,
     update_floors,
@@ -116,25 +120,45 @@ def test_the_summary_says_why_cases_are_unsure_once_and_the_table_footnotes_it()
     assert table.count("[1]") == 4
 
 
-def test_the_floors_file_keeps_other_keys_and_cases_and_says_what_it_replaced(tmp_path):
+def test_the_floors_file_keeps_other_keys_tiers_and_cases_and_says_what_it_replaced(tmp_path):
     path = tmp_path / "noise_floors.json"
     assert load_floors(path) == {}
     a = Floor(0.05, 0.01, 8, 1e-3)
     b = Floor(0.30, 0.08, 8, 2e-3)
     assert update_floors(path, "cpu-X", Calibration({"a": a, "b": b}, "t1", "abc")) == []
+    assert update_floors(path, "cpu-X", Calibration({"a": b}, "t2", None, tier=QUICK)) == []
     assert update_floors(path, "cpu-Y", Calibration({"a": b}, "t2", None)) == []
     replaced = update_floors(path, "cpu-X", Calibration({"b": a}, "t3", "def"))
     assert replaced == ["b"]
-    x = calibration_for("cpu-X", path)
+    x = calibration_for("cpu-X", FULL, path)
     assert x is not None
-    assert (x.cases, x.commit) == ({"a": a, "b": a}, "def")
-    assert calibration_for("cpu-Y", path).cases == {"a": b}
-    assert calibration_for("cpu-Z", path) is None
-    assert json.loads(path.read_text())["schema"] == 1
+    assert (x.cases, x.commit, x.tier) == ({"a": a, "b": a}, "def", FULL)
+    assert calibration_for("cpu-X", QUICK, path).cases == {"a": b}  # untouched by the full one
+    assert calibrated_tiers("cpu-X", path) == [FULL, QUICK]
+    assert calibration_for("cpu-Y", FULL, path).cases == {"a": b}
+    assert calibration_for("cpu-Y", QUICK, path) is None
+    assert calibration_for("cpu-Z", FULL, path) is None
+    assert json.loads(path.read_text())["schema"] == 2
     assert "unstable here: not gated" in floor_table({"b": b})
     path.write_text("{")
     with pytest.raises(FloorsError, match="cannot read the noise floors"):
         load_floors(path)
+
+
+def test_a_schema_1_file_is_kept_but_its_untiered_floors_apply_to_no_run(tmp_path):
+    path = tmp_path / "noise_floors.json"
+    old = {
+        "calibrated_at": "t0",
+        "commit": None,
+        "alpha": 0.002,
+        "cases": {"a": {"floor": 0.1, "log_spread": 0.01, "processes": 8, "median_s": 1e-3}},
+    }
+    path.write_text(json.dumps({"schema": 1, "keys": {"cpu-X": old}}))
+    assert calibration_for("cpu-X", FULL, path) is None
+    assert calibration_for("cpu-X", QUICK, path) is None
+    update_floors(path, "cpu-X", Calibration({"b": Floor(0.05, 0.01, 8, 1e-3)}, "t1", None))
+    assert calibration_for("cpu-X", UNRECORDED, path).cases["a"].floor == 0.1  # not lost
+    assert set(calibration_for("cpu-X", FULL, path).cases) == {"b"}
 
 
 def test_the_floor_is_the_prediction_bound_of_two_new_processes():

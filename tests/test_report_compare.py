@@ -13,7 +13,14 @@ from unet.bench.results.runs import RunError, load_run, merge_runs, require_samp
 from unet.bench.stats.floors import NO_EVIDENCE, Floor
 from unet.cli import main
 
-HW = {"device": "cpu", "cpu": "Test CPU", "torch": "2.13.0", "threads": "2", "key": "cpu-Test"}
+HW = {
+    "device": "cpu",
+    "cpu": "Test CPU",
+    "torch": "2.13.0",
+    "threads": "2",
+    "key": "cpu-Test",
+    "tier": "full",
+}
 
 
 def case(name: str, median_s: float, extra: dict, seed: int = 0, n: int = 40) -> dict:
@@ -121,6 +128,27 @@ def test_compare_flags_a_slowdown_beyond_the_calibrated_floor(tmp_path, capsys):
     line = next(x for x in out.splitlines() if "regression: test_model[conv=standard-" in x)
     assert line.endswith("(beyond a floor of 10.0%)")
     assert float(line.split()[-6].rstrip("%")) == pytest.approx(20, abs=0.5)
+
+
+def test_floors_of_the_full_tier_judge_no_quick_or_untiered_run(tmp_path, capsys):
+    """A floor holds between runs of the tier it was calibrated on; a quick run pair, or runs
+    saved before runs recorded their tier, get no floor: unsure, and the output says why."""
+    floors = calibrated(tmp_path)
+    for tier in ("quick", None):
+        a = write_run(tmp_path / "a.json")
+        b = write_run(tmp_path / "b.json", scale=1.2, seed=7)
+        for path in (a, b):
+            data = json.loads(path.read_text())
+            data["machine_info"]["unet_bench"]["tier"] = tier
+            path.write_text(json.dumps(data))
+        assert main(["compare", str(a), str(b), "--markdown", "--floors", str(floors)]) == 0
+        out = capsys.readouterr().out
+        assert "| regression |" not in out
+        assert "No calibrated floors:" in out
+        if tier == "quick":
+            assert f"no quick-tier floors for {HW['key']} (it has the full tier)" in out
+        else:
+            assert "not of one recorded tier (base unrecorded, head unrecorded)" in out
 
 
 def test_compare_refuses_other_hardware_and_runs_without_samples(tmp_path, capsys):

@@ -11,21 +11,30 @@ import torch
 from torch import nn
 
 from unet.bench.measure.kept import KeptCase
-from unet.bench.results.floors import Calibration
+from unet.bench.results.floors import FULL, QUICK, Calibration
 from unet.bench.results.runs import Run
 from unet.bench.stats.floors import NO_EVIDENCE, Floor
-from unet.bench.stats.verdict import NO_CHANGE, REGRESSION, UNSURE, compare_samples
+from unet.bench.stats.verdict import (
+    IMPROVEMENT,
+    NO_CHANGE,
+    REGRESSION,
+    UNSURE,
+    compare_samples,
+)
 from unet.bench.suite.gates import ComparedRun, VerdictGate
 from unet.bench.suite.paired import PairedError
 
 
-def saved_run(medians: dict[str, float], commit: str | None = None) -> ComparedRun:
-    """A saved run whose cases have 20 raw rounds around ``medians`` (seconds)."""
+def saved_run(
+    medians: dict[str, float], commit: str | None = None, tier: str | None = FULL
+) -> ComparedRun:
+    """A saved run of ``tier`` whose cases have 20 raw rounds around ``medians`` (seconds)."""
     cases = {
         name: {"stats": {"data": [m * (1 + 0.001 * (i % 5)) for i in range(20)]}, "extra_info": {}}
         for name, m in medians.items()
     }
-    return ComparedRun("0001_saved.json", Run(path=None, cases=cases, commit=commit))
+    info = {"unet_bench": {"tier": tier}} if tier else {}
+    return ComparedRun("0001_saved.json", Run(None, info, cases, commit=commit))
 
 
 def floors(**cases: float) -> Calibration:
@@ -145,3 +154,52 @@ def test_a_failed_paired_ab_falls_back_to_the_floor():
     assert gate.reruns == ["slow"]
     (verdict,) = gate.verdicts
     assert verdict.outcome == UNSURE  # the re-measure (a no-op call) did not confirm it
+
+
+def test_a_floor_of_another_tier_or_an_unrecorded_one_confirms_nothing():
+    """Full-tier floors (this gate's) say nothing about a quick run, whose process is seconds
+    long, nor about a run that records no tier: the suspect stays unsure, not re-measured."""
+    gate = VerdictGate(0.03, floors(slow=0.1), 0.0)
+    for tier in (QUICK, None):
+        compared = [saved_run({"slow": 1e-3}, tier=tier)]
+        gate.keep("slow", "t::slow", KeptCase(never_called, 1, rounds(1.5e-3)), compared)
+        assert gate.floor("slow", compared[0].run) is None
+        gate.decide(compared)
+        (verdict,) = gate.verdicts
+        assert verdict.outcome == UNSURE
+        assert verdict.note.startswith(NO_EVIDENCE)
+    assert gate.reruns == []
+    # and the same floors on a run of their own tier do apply
+    assert gate.floor("slow", saved_run({"slow": 1e-3}).run) == floors(slow=0.1).floor("slow")
+
+
+def test_a_suspected_improvement_goes_to_the_paired_ab_too():
+    """A false improvement lowers the bar the next run is judged against; it needs the same
+    evidence between processes as a regression."""
+    compared = [saved_run({"faster": 1e-3, "fake": 1e-3}, commit="abc1234def")]
+    asked = []
+
+    def paired(commit, node_ids):
+        asked.append(node_ids)
+        base = rounds(1e-3)
+        return {
+            "faster": compare_samples("faster", base, rounds(0.7e-3)),
+            "fake": compare_samples("fake", base, rounds(1.001e-3)),
+        }
+
+    gate = VerdictGate(0.03, None, 0.0, paired=paired, base_commit=lambda run: (run.commit, ""))
+    gate.keep("faster", "t::faster", KeptCase(never_called, 1, rounds(0.7e-3)), compared)
+    gate.keep("fake", "t::fake", KeptCase(never_called, 1, rounds(0.7e-3)), compared)
+    gate.decide(compared)
+    assert asked == [["t::faster", "t::fake"]]
+    assert {v.case: v.outcome for v in gate.verdicts} == {"faster": IMPROVEMENT, "fake": NO_CHANGE}
+
+
+def test_a_suspected_improvement_re_measured_against_a_floor_stands_only_if_seen_again():
+    compared = [saved_run({"fast": 1e-3})]
+    gate = VerdictGate(0.03, floors(fast=0.1), 0.0)
+    # the re-measure (a no-op call, ~1 us) is far faster still: confirmed
+    gate.keep("fast", "t::fast", KeptCase(lambda: None, 1, rounds(0.5e-3)), compared)
+    gate.decide(compared)
+    assert gate.reruns == ["fast"]
+    assert [v.outcome for v in gate.verdicts] == [IMPROVEMENT]

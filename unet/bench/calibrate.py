@@ -16,7 +16,7 @@ from unet.bench.ab.git import toplevel
 from unet.bench.ab.schedule import SIDES
 from unet.bench.ab.settings import ABError, ABSettings
 from unet.bench.defaults import PAIRED_WORKERS
-from unet.bench.results.floors import Calibration
+from unet.bench.results.floors import Calibration, tier_of
 from unet.bench.results.runs import load_run
 from unet.bench.stats.floors import MIN_PROCESSES, calibrated_floor
 
@@ -60,5 +60,8 @@ def calibrate(settings: ABSettings, processes: int, commit: str | None) -> Calib
     floors = {c: calibrated_floor(m) for c, m in medians.items() if len(m) >= MIN_PROCESSES}
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     return CalibrationRun(
-        key, Calibration(floors, stamp, commit), medians, time.monotonic() - started
+        key,
+        Calibration(floors, stamp, commit, tier=tier_of(settings.quick)),
+        medians,
+        time.monotonic() - started,
     )

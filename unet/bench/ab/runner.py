@@ -22,7 +22,7 @@ from unet.bench.ab.settings import ABSettings
 from unet.bench.defaults import PAIRED_WORKERS
 from unet.bench.measure import turns as worker
 from unet.bench.results.explained import CONFIRMED, Explained, attribute_sides, repro_command
-from unet.bench.results.floors import Calibration, FloorsError, calibration_for
+from unet.bench.results.floors import Calibration, FloorsError, calibration_for, tier_of
 from unet.bench.results.runs import cost_changes_between, demote_throttled
 from unet.bench.stats.sequential import MAX_GENERATIONS, sequential_verdict, settled
 from unet.bench.stats.verdict import Verdict, compare_generations, failed, judge_and_confirm
@@ -196,7 +196,7 @@ def _calibration(settings: ABSettings, workers: list[WorkerProcess]) -> Calibrat
     them (an unreadable file is no calibration, said once)."""
     try:
         key = _side_run(settings, workers, "head").key
-        return calibration_for(key, settings.floors) if key else None
+        return calibration_for(key, tier_of(settings.quick), settings.floors) if key else None
     except FloorsError as err:
         settings.say(f"{err}; judging without calibrated floors")
         return None

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"\nunet-bench calibrate: {len(found.calibration.cases)} cases ({gated} gated) from "
         f"{max(map(len, found.medians.values()), default=0)} processes in {found.seconds:.0f} s; "
-        f"wrote {path} for {found.key}"
+        f"wrote {path} for {found.key}, {found.calibration.tier} tier"
         + (f" (replacing the floors of {len(replaced)} cases)" if replaced else ""),
         file=sys.stderr,
     )

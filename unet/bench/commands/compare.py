@@ -88,15 +88,32 @@ def load_pair(args: argparse.Namespace) -> tuple[Run, Run]:
     return base, head
 
 
-def load_calibration(path: Path | None, key: str | None) -> Calibration | None:
-    """The floors of ``key`` in ``path`` (the default file when None); UsageError for a file
-    that cannot be read."""
-    from unet.bench.results.floors import DEFAULT_PATH, FloorsError, calibration_for
+def load_calibration(path: Path | None, base: Run, head: Run) -> tuple[Calibration | None, str]:
+    """The floors that hold between ``base`` and ``head`` in ``path`` (the default file when
+    None): their key's, for the tier both ran; else None and why. UsageError for a file that
+    cannot be read."""
+    from unet.bench.results.floors import (
+        DEFAULT_PATH,
+        FloorsError,
+        calibrated_tiers,
+        calibration_for,
+    )
 
+    path = path or DEFAULT_PATH
+    if not head.key:
+        return None, "the runs record no hardware key"
+    if head.tier is None or base.tier != head.tier:
+        tiers = f"base {base.tier or 'unrecorded'}, head {head.tier or 'unrecorded'}"
+        return None, f"the runs are not of one recorded tier ({tiers}): no floor applies"
     try:
-        return calibration_for(key, path or DEFAULT_PATH) if key else None
+        found = calibration_for(head.key, head.tier, path)
+        have = calibrated_tiers(head.key, path)
     except FloorsError as err:
         raise UsageError(str(err)) from None
+    if found is None:
+        also = f" (it has the {', '.join(have)} tier)" if have else ""
+        return None, f"{path} has no {head.tier}-tier floors for {head.key}{also}"
+    return found, ""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,9 +127,11 @@ def run(args: argparse.Namespace) -> int:
     from unet.bench.stats.verdict import failed
 
     base, head = load_pair(args)
-    calibration = load_calibration(args.floors, head.key)
+    calibration, why = load_calibration(args.floors, base, head)
     verdicts, changes = compare_runs(base, head, args.min_effect, calibration)
     print(verdict_table(verdicts, markdown=args.markdown))
+    if why:
+        print(f"\nNo calibrated floors: {why}; a change between these runs is reported unsure.")
     if changes:
         print("\nCost changes:\n" + cost_change_table(changes))
     print("\n" + verdict_summary(verdicts, changes))

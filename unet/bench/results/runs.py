@@ -34,6 +34,11 @@ class Run:
         """The hardware key it was stored under (axes included); None for runs without one."""
         return self.hardware.get("key")
 
+    @property
+    def tier(self) -> str | None:
+        """quick or full (``results.floors``); None for runs saved before runs recorded it."""
+        return self.hardware.get("tier")
+
     def case(self, name: str) -> CaseRecord:
         """The record of case ``name`` (KeyError when the run has none)."""
         return CaseRecord.from_entry(self.cases[name])

@@ -255,10 +255,11 @@ def demote(verdict: Verdict, base_reasons: Sequence[str], head_reasons: Sequence
 
 
 def confirm(first: Verdict, rerun: Verdict) -> Verdict:
-    """A suspected regression stands only if its re-measurement says so too; else ``unsure``."""
-    if first.outcome != REGRESSION:
+    """A suspected regression (or improvement) stands only if its re-measurement says so too;
+    else ``unsure``."""
+    if first.outcome not in (REGRESSION, IMPROVEMENT):
         return first
-    return rerun if rerun.outcome == REGRESSION else replace(rerun, outcome=UNSURE)
+    return rerun if rerun.outcome == first.outcome else replace(rerun, outcome=UNSURE)
 
 
 def failed(verdicts: Sequence[Verdict]) -> list[Verdict]:

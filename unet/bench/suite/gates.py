@@ -25,6 +25,7 @@ from unet.bench.results.record import CaseRecord
 from unet.bench.results.runs import Run
 from unet.bench.stats.floors import Floor, judge_between_runs
 from unet.bench.stats.verdict import (
+    IMPROVEMENT,
     REGRESSION,
     UNSURE,
     Thresholds,
@@ -136,8 +137,11 @@ class VerdictGate:
     node_ids: dict[str, str] = field(default_factory=dict)  # suspect -> its node id
     throttles: dict[str, list[str]] = field(default_factory=dict)  # case -> head's reasons
 
-    def floor(self, name: str) -> Floor | None:
-        return self.calibration.floor(name) if self.calibration else None
+    def floor(self, name: str, compared: Run) -> Floor | None:
+        """``name``'s floor for a verdict against ``compared``: a calibration holds only
+        between runs of the tier it was made on (``results.floors``)."""
+        c = self.calibration
+        return c.floor(name) if c is not None and compared.tier == c.tier else None
 
     def keep(self, name: str, node_id: str, case: KeptCase, compared: list[ComparedRun]) -> None:
         """Judge a case just timed; keep it only when it is a suspected regression."""
@@ -153,13 +157,14 @@ class VerdictGate:
                 "--benchmark-save-data (unet-bench run does)"
             )
             return
-        floor = self.floor(name)
+        floor = self.floor(name, saved)
         self.first[name] = judge_between_runs(name, base, case.samples, self.min_effect, floor)
-        # a suspect: what the rounds alone, past the floor where there is one, call a regression
+        # a suspect: what the rounds alone, past the floor where there is one, call a change;
+        # improvements too: a false one hides the next regression behind a faster baseline
         raw = compare_samples(
             name, base, case.samples, thresholds=Thresholds(self.min_effect, _floor(floor))
         )
-        if raw.outcome == REGRESSION and not (floor and floor.unstable):
+        if raw.outcome in (REGRESSION, IMPROVEMENT) and not (floor and floor.unstable):
             self.suspects[name], self.node_ids[name] = case, node_id
 
     def decide(self, compared: list[ComparedRun]) -> None:
@@ -196,7 +201,7 @@ class VerdictGate:
                     else replace(self.first[n], outcome=UNSURE, note=f"{how}: not measured")
                     for n in names
                 }
-        floored = [n for n in names if self.floor(n) is not None]
+        floored = [n for n in names if self.floor(n, run) is not None]
         out = {n: _with_reason(self.first[n], why) for n in names if n not in floored}
         if floored:
             out.update(self._remeasure(run, floored))
@@ -216,7 +221,9 @@ class VerdictGate:
         return {
             n: confirm(
                 self.first[n],
-                judge_between_runs(n, run.samples(n), again[n], self.min_effect, self.floor(n)),
+                judge_between_runs(
+                    n, run.samples(n), again[n], self.min_effect, self.floor(n, run)
+                ),
             )
             for n in names
         }

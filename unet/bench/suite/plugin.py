@@ -23,6 +23,7 @@ from unet.bench.output.render import (
     verdict_table,
 )
 from unet.bench.results.axes import differing_axes, other_axes_message
+from unet.bench.results.floors import tier_of
 from unet.bench.results.runs import run_from_json
 from unet.bench.stats.verdict import failed
 from unet.bench.suite.gates import ComparedRun
@@ -66,6 +67,7 @@ class UnetBenchPlugin:
         machine_info["unet_bench"] = {
             **self.state.hardware,
             "key": self.state.key,
+            "tier": tier_of(self.state.options.quick),  # the floors that apply (results.floors)
             **self.state.axes,
         }
         if self.state.device.type == "cuda":  # TF32 and cuDNN flags, as in force (precision.py)

@@ -21,7 +21,7 @@ from unet.bench.measure.timing import use_device
 from unet.bench.measure.turns import Channel
 from unet.bench.results.axes import key_suffix, run_axes
 from unet.bench.results.explained import CONFIRMED, Explained, against_saved, repro_command
-from unet.bench.results.floors import FloorsError, calibration_for
+from unet.bench.results.floors import FloorsError, calibration_for, tier_of
 from unet.bench.results.manifest import ManifestError, load_manifest
 from unet.bench.results.record import CaseRecord
 from unet.bench.results.storage import compare_target, keyed_storage, storage_root
@@ -189,7 +189,7 @@ def verdict_gate_for(
     """--verdict's gate: this key's calibrated floors, and paired confirmation from this
     tree's repository."""
     try:
-        calibration = calibration_for(key, options.noise_floors)
+        calibration = calibration_for(key, tier_of(options.quick), options.noise_floors)
     except FloorsError as err:
         raise pytest.UsageError(str(err)) from None
     repo = config.rootpath
