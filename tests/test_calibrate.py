@@ -38,7 +38,10 @@ def test_calibrate_writes_a_floor_per_case_from_four_processes(tmp_path):
     (key,) = data["keys"]
     worker = json.loads((tmp_path / "out" / "base-0.json").read_text())
     assert key == worker["machine_info"]["unet_bench"]["key"]  # the suite's own key
-    cases = data["keys"][key]["cases"]
+    assert worker["machine_info"]["unet_bench"]["tier"] == "quick"
+    (tier,) = data["keys"][key]  # written under the tier it ran: --quick
+    assert tier == "quick"
+    cases = data["keys"][key][tier]["cases"]
     assert sorted(cases) == sorted(b["name"] for b in worker["benchmarks"])
     assert all(c["processes"] == 4 for c in cases.values())
     assert all(c["floor"] > 0 for c in cases.values())
