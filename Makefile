@@ -8,7 +8,7 @@ TORCH ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup bench costs cost-gate test test-all lint clean
+.PHONY: setup bench costs cost-gate test test-all lint docs clean
 
 setup: $(STAMP)
 
@@ -39,12 +39,20 @@ lint: $(STAMP)
 # The lane for every change: lint, the in-process unit tests and the cost gate (about 3 min).
 test: lint
 	$(PY) -m pytest tests -m "not e2e" --durations=15
+	$(MAKE) --no-print-directory docs
 	$(MAKE) --no-print-directory cost-gate
 
 # Everything, the end-to-end tests that start suites, workers and worktrees included; .ci/run.
 test-all: lint
 	$(PY) -m pytest tests --durations=15
+	$(MAKE) --no-print-directory docs
 	$(MAKE) --no-print-directory cost-gate
 
+# The documentation site into site/, strict (mkdocs.yml): the generated reference pages must be
+# current (regenerate them with $(PY) -m unet.bench.docs), every link must resolve.
+docs: $(STAMP)
+	$(PY) -m unet.bench.docs --check
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --quiet
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info site

@@ -21,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "baseline): a suspected regression counts only once a paired A/B against that run's "
         "commit confirms it, or it exceeds the calibrated noise floor (unet-bench calibrate); "
         "exit 1 on a confirmed regression or a cost change. Arguments after -- go to pytest, "
-        "e.g. -- --benchmark-compare-fail=median:10%%",
+        "e.g. -- --benchmark-compare-fail=median:10%",
     )
     run_.add_argument(
         "--no-verdict",

@@ -343,5 +343,5 @@ def merge_entry(target: dict[str, Any], entry: Mapping[str, Any]) -> None:
         extra["kernel_signatures"] = sorted(set(seen))
 
 
-if __name__ == "__main__":  # the reference the README shows between its record-fields markers
+if __name__ == "__main__":  # the table docs/reference/record-fields.md shows (unet.bench.docs)
     print(field_reference())

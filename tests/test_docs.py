@@ -1,0 +1,58 @@
+"""The documentation site (issue 21): its reference pages are generated from the code and current,
+and every command, argument, pytest option and record field appears in them."""
+
+from __future__ import annotations
+
+import argparse
+
+from unet.bench import docs
+from unet.bench.results.record import FIELD_DOCS
+from unet.cli import build_parser
+
+
+def test_the_committed_reference_pages_are_what_the_code_generates():
+    assert docs.stale() == [], "regenerate: python -m unet.bench.docs"
+
+
+def test_a_page_edited_by_hand_or_missing_is_stale(tmp_path, monkeypatch):
+    monkeypatch.setattr(docs, "REFERENCE", tmp_path)
+    pages = docs.generated()
+    for path, text in pages.items():
+        path.write_text(text)
+    assert docs.stale() == []
+    cli = tmp_path / "cli.md"
+    cli.write_text(cli.read_text().replace("--min-effect", "--min-efect"))
+    (tmp_path / "record-fields.md").unlink()
+    assert sorted(p.name for p in docs.stale()) == ["cli.md", "record-fields.md"]
+    assert docs.main(["--check"]) == 1
+
+
+def test_every_command_and_argument_is_in_the_cli_page():
+    page = docs.cli_page()
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in sub.choices.items():
+        assert f"\n## {name}\n" in page
+        for action in command._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue  # -h: every command's
+            for flag in action.option_strings:
+                assert f"`{flag}`" in page, (name, flag)
+
+
+def test_every_pytest_option_of_the_plugin_is_in_its_page():
+    recorder = docs._Recorder()
+    from unet.bench.suite.options import add_options
+
+    add_options(recorder)
+    page = docs.pytest_options_page()
+    assert len(recorder.options) > 10
+    for names, _ in recorder.options:
+        assert all(f"`{n}`" in page for n in names)
+    assert "==SUPPRESS==" not in page  # hidden options say they are hidden
+
+
+def test_every_record_field_is_in_its_page():
+    page = docs.record_page()
+    for section, fields in FIELD_DOCS.items():
+        for key in fields:
+            assert f"| {section} | `{key}` |" in page
