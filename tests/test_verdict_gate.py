@@ -17,6 +17,7 @@ from unet.bench.stats.floors import NO_EVIDENCE, Floor
 from unet.bench.stats.verdict import (
     IMPROVEMENT,
     NO_CHANGE,
+    NOT_GATED,
     REGRESSION,
     UNSURE,
     compare_samples,
@@ -203,3 +204,24 @@ def test_a_suspected_improvement_re_measured_against_a_floor_stands_only_if_seen
     gate.decide(compared)
     assert gate.reruns == ["fast"]
     assert [v.outcome for v in gate.verdicts] == [IMPROVEMENT]
+
+
+def test_an_unstable_case_is_still_judged_by_a_paired_ab_but_never_by_its_floor():
+    """Full-tier floors of 30-600 % were calibrated on this VM; had they kept those cases from
+    being suspects, a doubling would have passed as `not gated` where an A/B can see it."""
+    compared = [saved_run({"wide": 1e-3}, commit="abc1234def")]
+
+    def paired(commit, node_ids):
+        return {"wide": compare_samples("wide", rounds(1e-3), rounds(2e-3))}
+
+    gate = VerdictGate(0.03, floors(wide=3.0), 0.0, paired, lambda run: (run.commit, ""))
+    gate.keep("wide", "t::wide", KeptCase(never_called, 1, rounds(2e-3)), compared)
+    assert gate.first["wide"].outcome == NOT_GATED
+    gate.decide(compared)
+    assert [v.outcome for v in gate.verdicts] == [REGRESSION]  # the A/B's verdict stands
+    # without a paired path the unstable floor judges nothing and nothing is re-measured
+    alone = VerdictGate(0.03, floors(wide=3.0), 0.0)
+    alone.keep("wide", "t::wide", KeptCase(never_called, 1, rounds(2e-3)), compared)
+    alone.decide(compared)
+    assert [v.outcome for v in alone.verdicts] == [NOT_GATED]
+    assert alone.reruns == []

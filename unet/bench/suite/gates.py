@@ -144,7 +144,7 @@ class VerdictGate:
         return c.floor(name) if c is not None and compared.tier == c.tier else None
 
     def keep(self, name: str, node_id: str, case: KeptCase, compared: list[ComparedRun]) -> None:
-        """Judge a case just timed; keep it only when it is a suspected regression."""
+        """Judge a case just timed; keep it only when it is a suspected change."""
         saved = _saved(compared).get(name)
         self.throttles[name] = case.throttled
         if saved is None:
@@ -159,12 +159,14 @@ class VerdictGate:
             return
         floor = self.floor(name, saved)
         self.first[name] = judge_between_runs(name, base, case.samples, self.min_effect, floor)
-        # a suspect: what the rounds alone, past the floor where there is one, call a change;
-        # improvements too: a false one hides the next regression behind a faster baseline
+        # a suspect: what the rounds alone, past a stable floor where there is one, call a
+        # change; improvements too: a false one hides the next regression behind a faster
+        # baseline. An unstable case is a suspect too: a paired A/B can still judge it, only
+        # its floor cannot (``_confirm``)
         raw = compare_samples(
             name, base, case.samples, thresholds=Thresholds(self.min_effect, _floor(floor))
         )
-        if raw.outcome in (REGRESSION, IMPROVEMENT) and not (floor and floor.unstable):
+        if raw.outcome in (REGRESSION, IMPROVEMENT):
             self.suspects[name], self.node_ids[name] = case, node_id
 
     def decide(self, compared: list[ComparedRun]) -> None:
@@ -201,7 +203,7 @@ class VerdictGate:
                     else replace(self.first[n], outcome=UNSURE, note=f"{how}: not measured")
                     for n in names
                 }
-        floored = [n for n in names if self.floor(n, run) is not None]
+        floored = [n for n in names if _floor(self.floor(n, run)) > 0]  # stable floors only
         out = {n: _with_reason(self.first[n], why) for n in names if n not in floored}
         if floored:
             out.update(self._remeasure(run, floored))
@@ -230,7 +232,8 @@ class VerdictGate:
 
 
 def _floor(floor: Floor | None) -> float:
-    return floor.floor if floor is not None else 0.0
+    """The threshold a floor sets: none without one, or when it is too wide to gate on."""
+    return floor.floor if floor is not None and not floor.unstable else 0.0
 
 
 def _with_reason(verdict: Verdict, why: str) -> Verdict:
