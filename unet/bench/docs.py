@@ -37,10 +37,18 @@ def _flags(action: argparse.Action) -> str:
     return f"{shown} `{action.metavar or action.dest.upper()}`" if takes else shown
 
 
+def _shown(value: object) -> str:
+    """A default as the page shows it: a path inside the checkout relative to it, so the page
+    is the same in every clone."""
+    if isinstance(value, Path) and value.is_relative_to(REPO):
+        value = value.relative_to(REPO)
+    return f"`{value}`"
+
+
 def _default(action: argparse.Action) -> str:
     if action.default in (None, False, argparse.SUPPRESS) or action.nargs == 0:
         return ""
-    return f"`{action.default}`"
+    return _shown(action.default)
 
 
 def _fixed_width(prog: str) -> argparse.HelpFormatter:
@@ -105,7 +113,7 @@ def pytest_options_page() -> str:
     for names, kw in recorder.options:
         flag = ", ".join(f"`{n}`" for n in names)
         default = kw.get("default")
-        shown = "" if default in (None, False) or kw.get("action") else f"`{default}`"
+        shown = "" if default in (None, False) or kw.get("action") else _shown(default)
         out.append(f"| {flag} | {_cell(kw.get('help', ''))} | {shown} |")
     return HEADER + "\n".join(out) + "\n"
 
