@@ -4,6 +4,7 @@ and every command, argument, pytest option and record field appears in them."""
 from __future__ import annotations
 
 import argparse
+import re
 
 from unet.bench import docs
 from unet.bench.results.record import FIELD_DOCS
@@ -63,3 +64,40 @@ def test_the_pages_are_the_same_in_every_clone():
     CI found the committed page stale)."""
     for text in docs.generated().values():
         assert str(docs.REPO) not in text
+
+
+def _lists_glued_to_a_paragraph(text: str) -> list[str]:
+    """Lines that start a list straight after a paragraph line: Python-Markdown (mkdocs) then
+    renders the list as part of the paragraph ('Where it applies: - a - b' on one line)."""
+    glued, fence, prev = [], False, ""
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fence = not fence
+        item = re.match(r"([-*]|\d+\.) ", line)
+        paragraph = prev.strip() and not re.match(r"( |([-*]|\d+\.) |\||#)", prev)
+        if not fence and item and paragraph:
+            glued.append(line)
+        prev = line
+    return glued
+
+
+def test_the_glued_list_check_finds_one():
+    assert _lists_glued_to_a_paragraph("Where:\n- a\n- b\n") == ["- a"]
+    assert _lists_glued_to_a_paragraph("Where:\n\n- a\n  more\n- b\n") == []
+
+
+def test_every_list_in_the_docs_starts_after_a_blank_line():
+    pages = [*sorted((docs.REPO / "docs").rglob("*.md")), docs.REPO / "README.md"]
+    glued = {
+        str(p.relative_to(docs.REPO)): _lists_glued_to_a_paragraph(p.read_text()) for p in pages
+    }
+    assert {name: lines for name, lines in glued.items() if lines} == {}
+
+
+def test_a_placeholder_in_help_text_survives_as_text():
+    """'benchmarks/baselines/<key>/' rendered as 'benchmarks/baselines//': the browser took
+    <key> for a tag."""
+    page = docs.cli_page()
+    assert "baselines/&lt;key&gt;/" in page
+    body = page.split("\n", 1)[1]  # after the generated-by comment
+    assert re.search(r"<(?!!--)[a-z]", body) is None
