@@ -7,8 +7,10 @@ names its ``group``, one per input shape, so each table compares variants side b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from unet import ConvType, NormType, UNetConfig, UpsampleType, list_variants
+from unet.costs import config_params, width_matching_params
 
 NORM_SHAPE = (1024, 2, 2)  # the study's norm input, per example
 NORM_APPLICATIONS = 1000  # the study times 1000 applications as one call
@@ -21,6 +23,27 @@ QUICK_VARIANTS = (
     UNetConfig(conv=ConvType.STANDARD, norm=NormType.INSTANCE, upsample="transposed"),
     UNetConfig(conv=ConvType.DEPTHWISE_SEPARABLE, norm=NormType.GROUP, upsample="interpolate"),
 )
+
+
+# "Recovering capacity" (full tier only): the study's conv table (batch norm, interpolate) with
+# the separable model given its capacity back by depth or by width, beside the standard model.
+CAPACITY_REFERENCE = UNetConfig(conv=ConvType.STANDARD)
+CAPACITY_SEPARABLE = UNetConfig(conv=ConvType.DEPTHWISE_SEPARABLE)
+
+
+@cache
+def capacity_variants() -> tuple[tuple[str, UNetConfig], ...]:
+    """(name, config): the reference, the plain separable model, separable with 2 and 3 layers
+    per block, and separable widened until its parameters first reach the reference's (the width
+    found by the code: block_expansion 96, max_features 3072 for the study's model)."""
+    wide = width_matching_params(CAPACITY_SEPARABLE, config_params(CAPACITY_REFERENCE))
+    return (
+        ("standard", CAPACITY_REFERENCE),
+        ("separable", CAPACITY_SEPARABLE),
+        ("separable-layers=2", CAPACITY_SEPARABLE.with_(layers_per_block=2)),
+        ("separable-layers=3", CAPACITY_SEPARABLE.with_(layers_per_block=3)),
+        (f"separable-be={wide.block_expansion}", wide),
+    )
 
 
 def shape_text(shape: tuple[int, ...]) -> str:
@@ -44,6 +67,40 @@ class ModelCase:
     @property
     def group(self) -> str:
         return f"model {shape_text(self.input_shape)}"
+
+
+@dataclass(frozen=True)
+class CapacityCase:
+    name: str  # e.g. "separable-layers=2"
+    config: UNetConfig
+    batch_size: int
+
+    @property
+    def id(self) -> str:
+        return f"capacity={self.name}-bs={self.batch_size}"
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        c = self.config
+        return (self.batch_size, c.in_channels, c.input_size, c.input_size)
+
+    @property
+    def group(self) -> str:
+        return f"capacity {shape_text(self.input_shape)}"
+
+    @property
+    def info(self) -> dict[str, object]:
+        """The record's choices: the variant's name and every setting that makes it."""
+        c = self.config
+        return {
+            "capacity": self.name,
+            "conv": str(c.conv),
+            "norm": str(c.norm),
+            "upsample": str(c.upsample),
+            "layers_per_block": str(c.layers_per_block),
+            "block_expansion": str(c.block_expansion),
+            "max_features": str(c.max_features),
+        }
 
 
 @dataclass(frozen=True)
@@ -89,6 +146,12 @@ def model_cases(batch_sizes: tuple[int, ...], quick: bool) -> list[ModelCase]:
     variants = QUICK_VARIANTS if quick else tuple(list_variants())
     sizes = batch_sizes[:1] if quick else batch_sizes
     return [ModelCase(v, bs) for bs in sizes for v in variants]
+
+
+def capacity_cases(batch_sizes: tuple[int, ...], quick: bool) -> list[CapacityCase]:
+    if quick:  # the quick tier stays as it is
+        return []
+    return [CapacityCase(n, c, bs) for bs in batch_sizes for n, c in capacity_variants()]
 
 
 def norm_cases(batch_sizes: tuple[int, ...], quick: bool) -> list[NormCase]:

@@ -10,11 +10,14 @@ import functools
 
 import pytest
 
-from benchmarks.cases import model_cases, norm_cases, upsample_cases
+from benchmarks.cases import capacity_cases, model_cases, norm_cases, upsample_cases
 from unet.bench.results.axes import id_suffix
 from unet.bench.suite.state import suite_state
 
 pytest_plugins = ["unet.bench.suite.plugin"]
+
+# benchmarks that this tier gives no cases (the quick tier has no capacity group)
+NO_CASES = pytest.StashKey[set[str]]()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -23,6 +26,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     axes = id_suffix(state.axes)  # e.g. "-mode=train": one manifest entry and table per axes
     for fixture, cases in (
         ("model_case", lambda: model_cases(sizes, quick)),
+        ("capacity_case", lambda: capacity_cases(sizes, quick)),
         ("norm_case", lambda: norm_cases(sizes, quick)),
         ("upsample_case", lambda: upsample_cases(quick)),
     ):
@@ -31,7 +35,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 pytest.param(c, id=c.id + axes, marks=pytest.mark.benchmark(group=c.group + axes))
                 for c in cases()
             ]
+            if not params:
+                metafunc.config.stash.setdefault(NO_CASES, set()).add(metafunc.function.__name__)
             metafunc.parametrize(fixture, params)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect a benchmark without cases in this tier, instead of pytest's skipped
+    'empty parameter set' item that would be counted and reported as a case."""
+    empty = config.stash.get(NO_CASES, set())
+    dropped = [item for item in items if getattr(item, "originalname", None) in empty]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
 
 
 @pytest.fixture

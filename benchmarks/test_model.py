@@ -1,4 +1,5 @@
-"""The model matrix: every conv x norm x upsample variant at each batch size, eval + no_grad."""
+"""The model matrix: every conv x norm x upsample variant at each batch size, eval + no_grad;
+and the capacity group: the separable model given its parameters back, beside the standard one."""
 
 import torch
 
@@ -12,4 +13,13 @@ def test_model(run_case, model_case):
         build_model(cfg),
         torch.randn(model_case.input_shape),
         {"conv": str(cfg.conv), "norm": str(cfg.norm), "upsample": str(cfg.upsample)},
+    )
+
+
+def test_capacity(run_case, capacity_case):
+    torch.manual_seed(0)
+    run_case(
+        build_model(capacity_case.config),
+        torch.randn(capacity_case.input_shape),
+        capacity_case.info,
     )

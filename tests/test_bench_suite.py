@@ -328,15 +328,14 @@ def test_bad_options_are_usage_errors(pytester, tmp_path, args, message):
 
 
 @pytest.mark.e2e
-def test_default_suite_has_the_42_cases_and_quick_covers_every_choice(tmp_path):
+def test_default_suite_has_the_52_cases_and_quick_covers_every_choice(tmp_path):
     full = suite(tmp_path, "--collect-only", "-q")
     ids = [line for line in full.stdout.splitlines() if "::test_" in line]
-    assert len(ids) == 42
-    quick = [
-        line
-        for line in suite(tmp_path, "--collect-only", "-q", "--quick").stdout.splitlines()
-        if "::test_model" in line
-    ]
+    assert len(ids) == 52  # 42 of the study's tables, 10 of the capacity group
+    assert sum("::test_capacity[" in line for line in ids) == 10
+    collected = suite(tmp_path, "--collect-only", "-q", "--quick").stdout.splitlines()
+    assert not any("test_capacity" in line for line in collected)  # deselected, not skipped
+    quick = [line for line in collected if "::test_model" in line]
     for choice in (
         "conv=standard",
         "conv=depthwise_separable",

@@ -27,6 +27,7 @@ class UNetConfig:
     block_expansion: int = 32  # base width: block i has block_expansion * 2**(i+1) channels
     in_channels: int = 3  # RGB images
     num_blocks: int = 5  # down blocks = up blocks
+    layers_per_block: int = 1  # conv-norm-ReLU layers per down/up block; extras keep its width
     max_features: int = 1024  # cap on any block's channels
     input_size: int = 64  # side of the square input used for costs and benchmarks
 
@@ -35,7 +36,15 @@ class UNetConfig:
         object.__setattr__(self, "conv", parse_choice(ConvType, self.conv, "conv"))
         object.__setattr__(self, "norm", parse_choice(NormType, self.norm, "norm"))
         object.__setattr__(self, "upsample", parse_choice(UpsampleType, self.upsample, "upsample"))
-        for param in ("block_expansion", "in_channels", "num_blocks", "max_features", "input_size"):
+        sizes = (
+            "block_expansion",
+            "in_channels",
+            "num_blocks",
+            "layers_per_block",
+            "max_features",
+            "input_size",
+        )
+        for param in sizes:
             _check_positive_int(param, getattr(self, param))
         if self.input_size % self.size_multiple:
             raise ValueError(
@@ -109,8 +118,17 @@ class UNetConfig:
 
     @property
     def variant_id(self) -> str:
-        """Readable, deterministic id, e.g. 'conv=standard-norm=group-up=transposed'."""
-        return f"conv={self.conv}-norm={self.norm}-up={self.upsample}"
+        """Readable, deterministic id, e.g. 'conv=standard-norm=group-up=transposed'; a capacity
+        setting off the study's default is appended ('-layers=2', '-be=96-maxf=3072')."""
+        out = f"conv={self.conv}-norm={self.norm}-up={self.upsample}"
+        for part, value, default in (
+            ("layers", self.layers_per_block, 1),
+            ("be", self.block_expansion, 32),
+            ("maxf", self.max_features, 1024),
+        ):
+            if value != default:
+                out += f"-{part}={value}"
+        return out
 
     def with_(self, **changes: object) -> UNetConfig:
         """A validated copy with some fields changed."""

@@ -108,6 +108,43 @@ def model_costs(config: UNetConfig | None = None, batch_size: int = 1) -> CostRe
     return measure_costs(model, x)
 
 
+def config_params(config: UNetConfig) -> int:
+    """The parameter count of the hourglass built from ``config``, without allocating its
+    weights (built on the meta device)."""
+    with torch.device("meta"):
+        return count_params(build_model(config))
+
+
+def widened(config: UNetConfig, block_expansion: int) -> UNetConfig:
+    """``config`` with every block widened uniformly: ``block_expansion`` set, ``max_features``
+    scaled in proportion (a width multiplier, as MobileNet's), so the deep blocks widen too
+    instead of staying at the cap."""
+    scale_cap = config.max_features * block_expansion // config.block_expansion
+    return config.with_(block_expansion=block_expansion, max_features=scale_cap)
+
+
+def width_matching_params(config: UNetConfig, target_params: int, limit: int = 4096) -> UNetConfig:
+    """The narrowest widening of ``config`` (block_expansion in steps of 1) whose parameter
+    count first reaches ``target_params``: the separable hourglass given the standard one's
+    capacity back by width alone."""
+    if config_params(config) >= target_params:
+        return config
+    low, high = config.block_expansion, config.block_expansion
+    while config_params(widened(config, high)) < target_params:  # params grow with the width
+        low, high = high, high * 2
+        if high > limit:
+            raise ValueError(
+                f"target_params {target_params:,} not reached by widening {config.variant_id} "
+                f"to block_expansion {limit}"
+            )
+    while high - low > 1:  # invariant: low is short of the target, high reaches it
+        mid = (low + high) // 2
+        low, high = (
+            (mid, high) if config_params(widened(config, mid)) < target_params else (low, mid)
+        )
+    return widened(config, high)
+
+
 def cost_table(configs: Iterable[UNetConfig], batch_size: int = 1) -> list[dict[str, object]]:
     """One row per variant: variant id, params, fvcore flops, study mult-adds, unsupported ops."""
     return [{"variant": c.variant_id, **model_costs(c, batch_size).as_dict()} for c in configs]

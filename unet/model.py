@@ -11,17 +11,34 @@ from unet.config import UNetConfig
 from unet.layers import ConvNormAct, create_conv, create_norm, create_upsample
 
 
+def conv_norm_act(in_channels: int, out_channels: int, config: UNetConfig) -> ConvNormAct:
+    """conv3x3 -> norm -> ReLU with the config's conv and norm."""
+    return ConvNormAct(
+        create_conv(config.conv, in_channels, out_channels),
+        create_norm(config.norm, out_channels, num_groups=config.group_count),
+        out_channels,
+    )
+
+
+def extra_layers(channels: int, config: UNetConfig) -> OrderedDict[str, nn.Module]:
+    """The block's layers after its first (``layers_per_block`` > 1), each channels -> channels.
+
+    Named layer2, layer3, ...; with the default one layer per block there are none, so the
+    modules and the state dict are the published hourglass's."""
+    return OrderedDict(
+        (f"layer{i}", conv_norm_act(channels, channels, config))
+        for i in range(2, config.layers_per_block + 1)
+    )
+
+
 class DownBlock(nn.Sequential):
-    """conv3x3 -> norm -> ReLU -> 2x2 average pool."""
+    """conv3x3 -> norm -> ReLU (layers_per_block times) -> 2x2 average pool."""
 
     def __init__(self, in_channels: int, out_channels: int, config: UNetConfig) -> None:
         super().__init__(
             OrderedDict(
-                block=ConvNormAct(
-                    create_conv(config.conv, in_channels, out_channels),
-                    create_norm(config.norm, out_channels, num_groups=config.group_count),
-                    out_channels,
-                ),
+                block=conv_norm_act(in_channels, out_channels, config),
+                **extra_layers(out_channels, config),
                 pool=nn.AvgPool2d(kernel_size=2),
             )
         )
@@ -29,7 +46,8 @@ class DownBlock(nn.Sequential):
 
 
 class UpBlock(ConvNormAct):
-    """x2 upsample + conv (interpolate+conv or transposed conv) -> norm -> ReLU."""
+    """x2 upsample + conv (interpolate+conv or transposed conv) -> norm -> ReLU, then
+    layers_per_block - 1 conv3x3 -> norm -> ReLU at the upsampled size."""
 
     def __init__(self, in_channels: int, out_channels: int, config: UNetConfig) -> None:
         super().__init__(
@@ -37,6 +55,8 @@ class UpBlock(ConvNormAct):
             create_norm(config.norm, out_channels, num_groups=config.group_count),
             out_channels,
         )
+        for name, layer in extra_layers(out_channels, config).items():
+            self.add_module(name, layer)  # nn.Sequential runs them after act, in order
 
 
 class Hourglass(nn.Module):

@@ -62,7 +62,12 @@ def collected(
 
 
 # a bare case id's first setting -> the benchmark that takes it
-FUNCTIONS = {"conv": "test_model", "norm": "test_norm", "up": "test_upsample"}
+FUNCTIONS = {
+    "conv": "test_model",
+    "capacity": "test_capacity",
+    "norm": "test_norm",
+    "up": "test_upsample",
+}
 EXAMPLE = "conv=standard-norm=batch-up=interpolate-bs=1"
 
 

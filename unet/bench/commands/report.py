@@ -61,7 +61,7 @@ def _side_by_side(run_: Run, path: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     from unet.bench.commands.save_baseline import latest_local_run
     from unet.bench.output.pareto import plot_pareto, variant_table
-    from unet.bench.output.report import latency_table, plot_latency, study_tables
+    from unet.bench.output.report import capacity_table, latency_table, plot_latency, study_tables
 
     path = args.run or latest_local_run(args.device, args.storage)
     if path is None:
@@ -76,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
         "pareto.png plots it.\n\n" + variant_table(run_)
     )
     markdown = (
-        f"# unet-bench report\n\nRun: `{path.name}`\n\n{study_tables(run_)}\n{choices}\n"
-        f"{latency_table(run_)}"
+        f"# unet-bench report\n\nRun: `{path.name}`\n\n{study_tables(run_)}\n"
+        f"{capacity_table(run_)}\n{choices}\n{latency_table(run_)}"
     )
     for other in args.vs or []:  # the same cases measured under other axes
         markdown += f"\n## Against `{other.name}`\n\n{_side_by_side(run_, other)}"

@@ -1,5 +1,6 @@
 """The layer-choice picture: each model variant's median latency against its FLOPs, with the
-Pareto front (the variants no other variant beats on both) marked and labelled."""
+Pareto front (the variants no other variant beats on both) marked and labelled; the capacity
+group's variants (the separable model given its parameters back) drawn apart."""
 
 from __future__ import annotations
 
@@ -35,15 +36,18 @@ class VariantPoint:
         return self.flops / self.median_s / 1e9
 
 
-def variant_points(run: Run) -> list[VariantPoint]:
-    """The model cases of ``run`` that have both a median and FLOPs."""
+def variant_points(run: Run, benchmark: str = "test_model") -> list[VariantPoint]:
+    """The cases of ``benchmark`` in ``run`` that have both a median and FLOPs: the model
+    matrix, or (``test_capacity``) the capacity group, labelled by its variant names."""
     points = []
     for name in sorted(run.cases):
         r = run.case(name)
-        if not name.startswith("test_model[") or not r.costs.flops or r.median_s is None:
+        if not name.startswith(f"{benchmark}[") or not r.costs.flops or r.median_s is None:
             continue
         choice = r.identity.choices
-        label = "/".join(SHORT.get(choice[k], choice[k]) for k in ("conv", "norm", "upsample"))
+        label = choice.get("capacity") or "/".join(
+            SHORT.get(choice[k], choice[k]) for k in ("conv", "norm", "upsample")
+        )
         points.append(
             VariantPoint(
                 label,
@@ -119,6 +123,9 @@ def plot_pareto(run: Run, path: Path) -> Path:
         by_batch[p.batch_size].append(p)
     if not by_batch:
         raise ValueError("the run has no model cases with FLOPs to plot")
+    capacity: dict[int, list[VariantPoint]] = defaultdict(list)
+    for p in variant_points(run, "test_capacity"):
+        capacity[p.batch_size].append(p)
     fig, axes = plt.subplots(1, len(by_batch), figsize=(7 * len(by_batch), 5.5), squeeze=False)
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     for ax, (bs, points) in zip(axes[0], sorted(by_batch.items()), strict=True):
@@ -144,6 +151,7 @@ def plot_pareto(run: Run, path: Path) -> Path:
             zorder=4,
             label="Pareto front",
         )
+        _plot_capacity(ax, capacity.get(bs, []))
         for i, p in enumerate(front):  # labels staggered: front points can sit close together
             ax.annotate(
                 p.label,
@@ -169,3 +177,28 @@ def plot_pareto(run: Run, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _plot_capacity(ax, points: Sequence[VariantPoint]) -> None:
+    """The capacity group on a matrix panel: black diamonds, each labelled, not on the front
+    (they are a question about the separable model, not more layer choices)."""
+    if not points:
+        return
+    ax.scatter(
+        [p.flops / 1e9 for p in points],
+        [p.median_s * 1e3 for p in points],
+        s=40,
+        marker="D",
+        facecolor="none",
+        edgecolor="black",
+        zorder=5,
+        label="capacity group",
+    )
+    for p in points:
+        ax.annotate(
+            p.label,
+            (p.flops / 1e9, p.median_s * 1e3),
+            fontsize=7,
+            xytext=(6, 4),
+            textcoords="offset points",
+        )

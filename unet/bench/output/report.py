@@ -141,6 +141,72 @@ def study_tables(run: Run) -> str:
     return "\n".join(out)
 
 
+CAPACITY_REFERENCE = "standard"  # the capacity group's reference variant
+
+
+def capacity_table(run: Run) -> str:
+    """Markdown, "Recovering capacity": per batch size, each capacity variant's params, fvcore
+    FLOPs, the study's mult-adds and median latency, with params and latency as a ratio to the
+    standard model measured in the same run; empty when the run has no capacity cases."""
+    by_batch: dict[int, list[CaseRecord]] = defaultdict(list)
+    for name in sorted(run.cases):
+        r = run.case(name)
+        if name.startswith("test_capacity[") and "capacity" in r.identity.choices:
+            by_batch[int(r.identity.batch_size or 0)].append(r)
+    if not by_batch:
+        return ""
+    header = [
+        "variant",
+        "layers/block",
+        "width",
+        "params M",
+        "× params",
+        "fvcore FLOPs M",
+        "mult-adds M",
+        "median ms",
+        "× latency",
+    ]
+    out = [
+        "## Recovering capacity",
+        "",
+        "The study's separable hourglass (batch norm, interpolate) has 8.7× fewer parameters; "
+        "here it gets them back by depth (conv-norm-ReLU layers per block) or by width "
+        "(`block_expansion`, `max_features` in proportion, the narrowest that reaches the "
+        "standard model's parameters), beside the standard model measured in the same run. "
+        "× columns: ratio to the standard model at the same batch.",
+        "",
+    ]
+    for bs, records in sorted(by_batch.items()):
+        ref = next(
+            (r for r in records if r.identity.choices["capacity"] == CAPACITY_REFERENCE), None
+        )
+        rows = []
+        for r in records:
+            c = r.identity.choices
+            rows.append(
+                [
+                    c["capacity"],
+                    c.get("layers_per_block", MISSING),
+                    f"{c.get('block_expansion', MISSING)}/{c.get('max_features', MISSING)}",
+                    _m(r.costs.params),
+                    _ratio(r.costs.params, ref.costs.params if ref else None),
+                    _m(r.costs.flops),
+                    _m(r.costs.mult_adds),
+                    _ms(r.median_s),
+                    _ratio(r.median_s, ref.median_s if ref else None),
+                ]
+            )
+        rows.sort(key=lambda row: (row[0] != CAPACITY_REFERENCE, row[0]))
+        out += [f"### Batch {bs}", "", table(header, rows, markdown=True), ""]
+    return "\n".join(out)
+
+
+def _ratio(value: object, reference: object) -> str:
+    if isinstance(value, (int, float)) and isinstance(reference, (int, float)) and reference:
+        return f"{value / reference:.2f}"
+    return MISSING
+
+
 def latency_table(run: Run) -> str:
     """Markdown: every case's median, IQR and rounds, by group."""
     by_group: dict[str, list[CaseRecord]] = defaultdict(list)

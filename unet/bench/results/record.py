@@ -243,6 +243,9 @@ class CaseRecord:
 FIELD_DOCS: dict[str, dict[str, str]] = {
     "identity": {
         "conv, norm, upsample": "the case's layer choices (model cases; a layer case has its own)",
+        "capacity, layers_per_block, block_expansion, max_features": (
+            "a capacity case's variant name and the settings that make it (strings)"
+        ),
         "batch_size": "the input's batch",
         "device": "cpu or cuda",
         "dtype": "weights and input dtype (float32 where a run predates the field)",
