@@ -16,9 +16,6 @@ from unet.bench.suite.state import suite_state
 
 pytest_plugins = ["unet.bench.suite.plugin"]
 
-# benchmarks that this tier gives no cases (the quick tier has no capacity group)
-NO_CASES = pytest.StashKey[set[str]]()
-
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     state = suite_state(metafunc.config)
@@ -35,19 +32,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 pytest.param(c, id=c.id + axes, marks=pytest.mark.benchmark(group=c.group + axes))
                 for c in cases()
             ]
-            if not params:
-                metafunc.config.stash.setdefault(NO_CASES, set()).add(metafunc.function.__name__)
+            if not params:  # the plugin deselects it
+                state.without_cases.add(metafunc.function.__name__)
             metafunc.parametrize(fixture, params)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect a benchmark without cases in this tier, instead of pytest's skipped
-    'empty parameter set' item that would be counted and reported as a case."""
-    empty = config.stash.get(NO_CASES, set())
-    dropped = [item for item in items if getattr(item, "originalname", None) in empty]
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = [item for item in items if item not in dropped]
 
 
 @pytest.fixture

@@ -191,3 +191,14 @@ def test_the_pareto_front_is_the_matrix_and_the_capacity_group_is_apart(tmp_path
     assert all("/" in p.label for p in matrix)  # conv/norm/up labels, no capacity case
     assert {p.label for p in group} >= {"separable-layers=3", "separable-be=96"}
     assert len(group) == 10
+
+
+def test_a_bare_capacity_id_resolves_to_its_benchmark():
+    from pathlib import Path
+
+    from unet.bench.invoke import resolve_case
+
+    ref = resolve_case(Path(__file__).parents[1], "capacity=separable-layers=2-bs=32")
+    assert ref.name == "test_capacity[capacity=separable-layers=2-bs=32]"
+    assert ref.node_id == f"benchmarks/test_model.py::{ref.name}"
+    assert ref.options == ("--batch-sizes", "32")

@@ -167,7 +167,8 @@ def plot_pareto(run: Run, path: Path) -> Path:
             axis.set_major_formatter(plain)
             axis.set_minor_formatter(plain)
         ax.tick_params(which="minor", labelsize=7)
-        ax.set_title(f"batch {bs}: {len(points)} variants")
+        extra = f" + {len(capacity[bs])} of the capacity group" if capacity.get(bs) else ""
+        ax.set_title(f"batch {bs}: {len(points)} variants{extra}")
         ax.set_xlabel("GFLOPs per call (fvcore, 1 multiply-add = 1 flop), log")
         ax.set_ylabel("median latency, ms, log")
         ax.grid(True, which="both", alpha=0.3)

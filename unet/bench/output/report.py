@@ -181,6 +181,8 @@ def capacity_table(run: Run) -> str:
             (r for r in records if r.identity.choices["capacity"] == CAPACITY_REFERENCE), None
         )
         rows = []
+        # the reference first, then by parameters: depth, then width
+        records.sort(key=lambda r: (r is not ref, r.costs.params or 0))
         for r in records:
             c = r.identity.choices
             rows.append(
@@ -196,7 +198,6 @@ def capacity_table(run: Run) -> str:
                     _ratio(r.median_s, ref.median_s if ref else None),
                 ]
             )
-        rows.sort(key=lambda row: (row[0] != CAPACITY_REFERENCE, row[0]))
         out += [f"### Batch {bs}", "", table(header, rows, markdown=True), ""]
     return "\n".join(out)
 

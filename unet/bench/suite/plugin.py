@@ -50,6 +50,14 @@ class UnetBenchPlugin:
     def __init__(self, state: SuiteState) -> None:
         self.state = state
 
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]):
+        """Deselect a benchmark that this tier gives no cases, instead of pytest's skipped
+        'empty parameter set' item that would be counted and reported as a case."""
+        dropped = [i for i in items if getattr(i, "originalname", None) in self.state.without_cases]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = [i for i in items if i not in dropped]
+
     # --- what the run is, for the header and for saved runs --------------------------------
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:

@@ -44,6 +44,8 @@ class SuiteState:
     compare_paths: list[Path] = field(default_factory=list)  # what --benchmark-compare loads
     compared: list[ComparedRun] = field(default_factory=list)  # as pytest-benchmark loaded them
     explained: list[Explained] = field(default_factory=list)  # the flagged cases, attributed
+    # benchmarks this tier gives no cases (the quick tier has no capacity group): deselected
+    without_cases: set[str] = field(default_factory=set)
 
     @property
     def device(self) -> torch.device:
