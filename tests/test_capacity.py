@@ -66,6 +66,19 @@ def test_extra_layers_cost_what_the_formulas_say(conv, layers):
     assert b.unsupported_ops == a.unsupported_ops  # no new uncounted operator, pools unchanged
 
 
+@pytest.mark.parametrize("conv", ["standard", "depthwise_separable"])
+def test_extra_layers_add_exactly_their_operators_to_the_exact_counters(conv):
+    from unet.bench.measure.counters import model_counts
+
+    one = UNetConfig(conv=conv, **SMALL)
+    counts = {n: model_counts(one.with_(layers_per_block=n)).ops for n in (1, 3)}
+    layers = 2 * one.num_blocks * 2  # two extra layers in each of the 2 x num_blocks blocks
+    convs = 1 if conv == "standard" else 2  # depthwise + pointwise
+    delta = {op: counts[3].get(op, 0) - counts[1].get(op, 0) for op in counts[3]}
+    expected = {"aten.convolution": convs, "aten.native_batch_norm": 1, "aten.relu": 1}
+    assert {op: d for op, d in delta.items() if d} == {op: layers * n for op, n in expected.items()}
+
+
 @pytest.mark.parametrize("config", list_variants(**SMALL), ids=lambda c: c.variant_id)
 def test_layers_and_width_compose_with_every_choice(config):
     for variant in (config.with_(layers_per_block=2), widened(config, 2 * config.block_expansion)):
