@@ -26,6 +26,8 @@ def describe(
         mode=options.mode,
         autocast=options.autocast,
     )
+    if options.cache != "warm":  # absent for warm: every run before the axis was warm
+        extra["cache"] = options.cache
     if not options.skip_costs:  # A/B's workers: the coordinator counts them once
         costs = measure_costs(module, x)
         extra.update(

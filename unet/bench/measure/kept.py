@@ -44,6 +44,7 @@ class KeptCase:
     throttled: list[str] = field(default_factory=list)  # GPU throttle reasons during the rounds
     placement: Placement | None = None  # resumed on the device to re-measure
     training: bool = False  # a training step: re-measured with autograd on, as it was timed
+    setup: Callable[[], None] | None = None  # untimed before each round (a cold run's eviction)
 
     def grad_mode(self) -> contextlib.AbstractContextManager:
         return torch.enable_grad() if self.training else torch.no_grad()

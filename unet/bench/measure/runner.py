@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from unet.bench import pbcompat
+from unet.bench.measure.cache import Evictor
 from unet.bench.measure.compiled import CompiledCase, check_recompiles, compile_case, graph_use
 from unet.bench.measure.counters import counted_on
 from unet.bench.measure.describe import describe
@@ -31,7 +32,7 @@ from unet.bench.measure.profile import profile_case
 from unet.bench.measure.settings import SuiteOptions
 from unet.bench.measure.telemetry import Telemetry, watching
 from unet.bench.measure.timing import device_figures, synchronized, warmup
-from unet.bench.measure.turns import Channel, time_in_turns
+from unet.bench.measure.turns import Channel, RoundPlan, time_in_turns
 from unet.bench.measure.workload import check_output, place, workload
 from unet.bench.results.record import CaseRecord
 
@@ -52,6 +53,20 @@ class CaseRunner:
     kept: dict[str, KeptCase] = field(default_factory=dict)  # until the verdict gate takes it
     profiles: dict[str, dict] = field(default_factory=dict)  # case -> its profile, as recorded
     after: list[AfterTiming] = field(default_factory=list)  # waiting for all timing to end
+    evictor: Evictor | None = None  # --cache cold: written before every timed call
+
+    def __post_init__(self) -> None:
+        if self.options.cache == "cold" and self.evictor is None:
+            self.evictor = Evictor.for_device(self.options.device)  # allocated once per run
+
+    @property
+    def round_setup(self) -> Callable[[], None] | None:
+        """What runs, untimed, before every timed call: the eviction of a cold run."""
+        return self.evictor.evict if self.evictor is not None else None
+
+    def round_plan(self) -> RoundPlan:
+        seconds = self.evictor.seconds if self.evictor is not None else 0.0
+        return RoundPlan(*self.budget, setup=self.round_setup, setup_s=seconds)
 
     @property
     def device(self) -> torch.device:
@@ -159,6 +174,7 @@ class CaseRunner:
                 pbcompat.samples(benchmark),
                 throttled,
                 training=self.options.training,
+                setup=self.round_setup,
             )
         if repeat > 1:
             extra["per_application_s"] = per_call / repeat
@@ -177,10 +193,15 @@ class CaseRunner:
         self, benchmark: Any, name: str, timed: Callable[[], object], per_call: float
     ) -> dict[str, object]:
         """pytest-benchmark's rounds, or round blocks taking turns when this process is a
-        paired A/B worker."""
+        paired A/B worker; a cold run's rounds are one call each, the eviction before each in
+        pytest-benchmark's untimed setup."""
+        plan = self.round_plan()
         if self.channel is not None:
-            return time_in_turns(self.channel, benchmark, name, timed, per_call, self.budget)
-        benchmark(timed)
+            return time_in_turns(self.channel, benchmark, name, timed, per_call, plan)
+        if plan.setup is None:
+            benchmark(timed)
+            return {}
+        benchmark.pedantic(timed, setup=plan.setup, rounds=plan.rounds(per_call), iterations=1)
         return {}
 
 

@@ -29,6 +29,7 @@ class SuiteOptions:
     mode: str  # "inference" or "train"
     autocast: str | None  # torch.autocast dtype around each forward; None: off
     compile: str | None  # torch.compile mode; None: eager
+    cache: str  # "warm", or "cold": the caches evicted before every timed call (cache.py)
     batch_sizes: tuple[int, ...]  # of the model and norm cases
     quick: bool  # the CPU-CI tier
     warmup_time: float | None  # seconds per case; None: the device's default
@@ -60,6 +61,7 @@ class SuiteOptions:
             mode="inference",
             autocast=None,
             compile=None,
+            cache="warm",
             batch_sizes=(1, 32),
             quick=False,
             warmup_time=None,

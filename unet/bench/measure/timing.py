@@ -131,13 +131,20 @@ def peak_memory_bytes(fn: Callable[[], object], device: torch.device) -> int:
 
 
 def rerun_samples(
-    timed: Callable[[], object], rounds: int, iterations: int, warmup_s: float
+    timed: Callable[[], object],
+    rounds: int,
+    iterations: int,
+    warmup_s: float,
+    setup: Callable[[], None] | None = None,
 ) -> list[float]:
     """Measure ``timed`` (synchronised) again the way pytest-benchmark does: ``rounds`` rounds of
-    ``iterations`` calls each, seconds per call per round, after a fresh warmup."""
+    ``iterations`` calls each, seconds per call per round, after a fresh warmup; ``setup``
+    untimed before each round, as pytest-benchmark's pedantic setup."""
     warmup(timed, warmup_s, 1)
     samples = []
     for _ in range(rounds):
+        if setup is not None:
+            setup()
         start = time.perf_counter()
         for _ in range(iterations):
             timed()

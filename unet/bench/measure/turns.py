@@ -29,6 +29,7 @@ import math
 import os
 import socket
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from unet.bench import pbcompat
@@ -79,19 +80,34 @@ class Channel:
         return bool(reply["go"])
 
 
+@dataclass(frozen=True)
+class RoundPlan:
+    """The rounds pytest-benchmark would run (its max time and min rounds), and what runs
+    untimed before each of them (a cold run's eviction, ``setup_s`` seconds: it counts against
+    the max time, or a cold case's wall time would be many times a warm one's)."""
+
+    max_time: float
+    min_rounds: int
+    setup: Callable[[], None] | None = None
+    setup_s: float = 0.0
+
+    def rounds(self, per_call: float) -> int:
+        each = per_call + self.setup_s
+        return max(self.min_rounds, math.ceil(self.max_time / max(each, 1e-9)))
+
+
 def time_in_turns(
     channel: Channel,
     benchmark: Any,
     name: str,
     timed: Callable[[], object],
     per_call: float,
-    budget: tuple[float, int],
+    plan: RoundPlan,
 ) -> dict[str, object]:
-    """Time ``name`` as a paired worker: the rounds pytest-benchmark would run for this side
-    (``budget`` = its max time and min rounds), split into round blocks that take turns with
-    the other workers; this worker runs ``channel.blocks`` of them. Returns extra_info fields."""
-    max_time, min_rounds = budget
-    rounds = max(min_rounds, math.ceil(max_time / max(per_call, 1e-9)))
+    """Time ``name`` as a paired worker: the rounds of ``plan`` for this side, split into round
+    blocks that take turns with the other workers; this worker runs ``channel.blocks`` of
+    them. Returns extra_info fields."""
+    rounds = plan.rounds(per_call)
     per_block = max(1, round(rounds / channel.side_blocks))
     started = 0  # rounds started so far
 
@@ -104,6 +120,8 @@ def time_in_turns(
             if not channel.turn(name, block, last):
                 raise RuntimeError(f"unet-bench ab: round block {block} of {name} was refused")
         started += 1
+        if plan.setup is not None:  # after the turn: the eviction is this round's, untimed
+            plan.setup()
 
     benchmark.pedantic(timed, setup=setup, rounds=channel.blocks * per_block, iterations=1)
     # report the last round block; the coordinator's answer only says that the case is done

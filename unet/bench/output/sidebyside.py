@@ -13,7 +13,7 @@ from unet.bench.results.runs import Run
 # an axis as case ids show it: -mode=train, -compile=max-autotune, -channels_last
 _COMPILE = "|".join(sorted(COMPILE_MODES, key=len, reverse=True))  # values with dashes
 AXIS_IN_ID = re.compile(
-    rf"-(?:(?:mode|dtype|autocast)=\w+|compile=(?:{_COMPILE})|channels_last)(?=-|\])"
+    rf"-(?:(?:mode|dtype|autocast|cache)=\w+|compile=(?:{_COMPILE})|channels_last)(?=-|\])"
 )
 
 

@@ -8,6 +8,7 @@ pytest-benchmark's tables and the cost manifest keep one entry per case id.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 MODES = ("inference", "train")
@@ -19,7 +20,11 @@ DEFAULTS: dict[str, Any] = {
     "channels_last": False,
     "autocast": None,
     "compile": None,
+    "cache": "warm",
 }
+# axes that change how a case is timed, not what it computes: its costs are the default's
+TIMING_ONLY = ("cache",)
+_TIMING_AXIS_IN_ID = re.compile(rf"-(?:{'|'.join(TIMING_ONLY)})=\w+(?=-|\])")
 
 
 def run_axes(options: Any) -> dict[str, Any]:
@@ -34,6 +39,12 @@ def _changed(axes: dict[str, Any]) -> list[tuple[str, Any]]:
 def id_suffix(axes: dict[str, Any]) -> str:
     """``-mode=train``, ``-dtype=bfloat16-channels_last``: the axes off their defaults."""
     return "".join(f"-{a}" if v is True else f"-{a}={v}" for a, v in _changed(axes))
+
+
+def cost_key(name: str) -> str:
+    """A case's name in the cost manifest: without the timing-only axes in its id, since its
+    costs are those of the same case timed warm (``…-cache=cold]`` -> ``…]``)."""
+    return _TIMING_AXIS_IN_ID.sub("", name)
 
 
 def key_suffix(axes: dict[str, Any]) -> str:

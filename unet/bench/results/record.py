@@ -31,6 +31,7 @@ class Identity:
     mode: str | None = None  # inference or train
     autocast: str | None = None
     compile: str | None = None  # the torch.compile mode; None eager
+    cache: str | None = None  # "cold": caches evicted before every timed call; None warm
     threads: int | None = None  # CPU threads (CPU runs)
     applications_per_call: int | None = None  # a layer case's applications per timed call
 
@@ -253,6 +254,7 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "mode": "inference, or train (each timed application a training step)",
         "autocast": "torch.autocast dtype around each forward, or none",
         "compile": "the torch.compile mode, or none (eager)",
+        "cache": "cold: the caches evicted before every timed call, untimed (absent: warm)",
         "threads": "CPU threads (CPU runs)",
         "applications_per_call": "a layer case's applications per timed call (1000 for norms)",
     },

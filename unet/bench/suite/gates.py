@@ -12,6 +12,7 @@ import pytest
 
 from unet.bench.measure.kept import KeptCase
 from unet.bench.measure.timing import rerun_samples
+from unet.bench.results.axes import cost_key
 from unet.bench.results.floors import Calibration
 from unet.bench.results.manifest import (
     cost_changes,
@@ -65,11 +66,12 @@ class CostGate:
         """Fail the running case when its costs differ from the manifest's or a compared
         run's, or when the manifest lacks it (unless this run updates the manifest)."""
         name, on = record.name, record.counters.counted_on
-        self.costs[name], self.counted_on = record.cost_entry(), on
+        key = cost_key(name)  # a cold case has the warm case's costs
+        self.costs[key], self.counted_on = record.cost_entry(), on
         references = []
-        if name in self.manifest:
-            references.append(("cost manifest", self.manifest[name]))
-            if lacks_counters(self.manifest[name], on):
+        if key in self.manifest:
+            references.append(("cost manifest", self.manifest[key]))
+            if lacks_counters(self.manifest[key], on):
                 self.uncounted.append(name)
         else:
             self.missing.append(name)
@@ -79,7 +81,7 @@ class CostGate:
                 references.append((run.label, saved.cost_entry()))
         failures = []
         for source, old in references:
-            for f, before, after in cost_changes(old, self.costs[name], on):
+            for f, before, after in cost_changes(old, self.costs[key], on):
                 self.changes.append((name, f, before, after))
                 failures.append(f"{f}: {shown(f, before)} -> {shown(f, after)} (vs {source})")
         if self.update:
@@ -88,7 +90,7 @@ class CostGate:
             reasons = record.compile.graph_break_reasons or ()
             breaks = "".join(f"\n  graph break: {r}" for r in reasons)
             pytest.fail(f"{name}: cost changed: " + "; ".join(failures) + breaks, False)
-        if name not in self.manifest:
+        if key not in self.manifest:
             pytest.fail(f"{name}: not in the cost manifest {self.manifest_path}", False)
 
     def finish(self) -> None:
@@ -217,7 +219,7 @@ class VerdictGate:
             case = self.suspects[name]
             with case.on_device(), case.grad_mode():
                 again[name] = rerun_samples(
-                    case.timed, len(case.samples), case.iterations, self.warmup_s
+                    case.timed, len(case.samples), case.iterations, self.warmup_s, case.setup
                 )
         self.reruns += names
         return {

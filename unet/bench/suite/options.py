@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from unet.bench.defaults import MIN_EFFECT
+from unet.bench.measure.cache import CACHES
 from unet.bench.measure.compiled import COMPILE_MODES
 from unet.bench.measure.hardware import resolve_device
 from unet.bench.measure.profile import PROFILE_SECONDS
@@ -39,6 +40,7 @@ dtype_name = one_of("--dtype", sorted(DTYPES))
 autocast_name = one_of("--autocast", list(AUTOCAST_DTYPES))
 compile_mode = one_of("--compile", list(COMPILE_MODES))
 mode_name = one_of("--mode", list(MODES))
+cache_name = one_of("--cache", list(CACHES))
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -98,6 +100,14 @@ def _add_axis_options(g: pytest.OptionGroup) -> None:
         help="time each case through torch.compile (mode: default when none is given, "
         "reduce-overhead, max-autotune, max-autotune-no-cudagraphs); compile time, graph "
         "breaks and recompiles are recorded, breaks gated like costs",
+    )
+    g.addoption(
+        "--cache",
+        type=cache_name,
+        default="warm",
+        help="warm (default: back-to-back calls) or cold: before every timed call, untimed, a "
+        "buffer twice the GPU's L2 (CUDA) or the CPU's last-level cache is written, and each "
+        "round is one call",
     )
     g.addoption(
         "--mode",

@@ -67,6 +67,8 @@ class UnetBenchPlugin:
             lines.append(f"unet-bench: CPU threads {torch.get_num_threads()}")
         if note := torchcompat.version_note(torch.__version__):
             lines.append(f"unet-bench: {note}")
+        if s.runner.evictor is not None:
+            lines.append(f"unet-bench: {s.runner.evictor.describe()}")
         if s.runner.telemetry is not None and s.runner.telemetry.note:
             lines.append(f"unet-bench: telemetry: {s.runner.telemetry.note}")
         return lines
