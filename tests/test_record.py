@@ -105,6 +105,7 @@ def test_every_field_has_a_line_in_the_reference():
     sections = {f.name for kind in SECTIONS.values() for f in fields(kind)}
     identity = {f.name for f in fields(Identity) if f.name != "choices"}
     written = {"per_application_s", "ab_rounds_per_block", "telemetry", "profile", "schema"}
+    written |= {"p50_s", "p90_s", "p99_s"}
     choices = {"conv", "norm", "upsample"}
     choices |= {"capacity", "layers_per_block", "block_expansion", "max_features"}
     assert documented == sections | identity | written | choices

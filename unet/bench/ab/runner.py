@@ -106,7 +106,7 @@ def measure_paired(settings: ABSettings, trees: dict[str, Path], result: ABResul
         per_generation = [
             (g.process_samples("base", case), g.process_samples("head", case)) for g in generations
         ]
-        return compare_generations(case, per_generation, settings.min_effect)
+        return compare_generations(case, per_generation, settings.min_effect, settings.gate_on)
 
     def remeasure(suspects: list[str]):
         # fresh processes: a process's own speed is the likeliest cause of a false alarm, and

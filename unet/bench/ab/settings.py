@@ -37,6 +37,7 @@ class ABSettings:
     quick: bool = False
     blocks: int = DEFAULT_BLOCKS  # round blocks per case and side (paired workers)
     min_effect: float = MIN_EFFECT
+    gate_on: str = "median"  # what is judged: the median, or p90 / p99 of the rounds
     pytest_args: Sequence[str] = ()
     cases: Sequence[str] = ()  # node ids to measure (relative to a tree's root); all when empty
     attribute: bool = True  # profile and attribute the flagged cases (bisect's steps do not)

@@ -26,6 +26,34 @@ def kernel_notes(result: ABResult) -> list[str]:
     return ["### Kernel signatures that differ between processes", "", *lines, ""]
 
 
+def energy_table(result: ABResult) -> list[str]:
+    """Joules per call and watts of each side (one worker's rounds each: the counter is read
+    around every process's rounds), where both sides had an energy counter; recorded, not
+    judged."""
+    from unet.bench.output.render import table
+
+    if result.base is None or result.head is None:
+        return []
+    rows = []
+    for case in sorted(set(result.base.cases) & set(result.head.cases)):
+        base, head = result.base.case(case).energy, result.head.case(case).energy
+        if base.energy_j_per_call and head.energy_j_per_call:
+            change = head.energy_j_per_call / base.energy_j_per_call - 1
+            rows.append(
+                [
+                    case,
+                    f"{base.energy_j_per_call:.4g}",
+                    f"{head.energy_j_per_call:.4g}",
+                    f"{change:+.1%}",
+                    f"{base.power_w:.4g} / {head.power_w:.4g}",
+                ]
+            )
+    if not rows:
+        return []
+    header = ["case", "base J/call", "head J/call", "change", "W base / head"]
+    return ["### Energy per call (recorded, not gated)", "", table(header, rows, markdown=True), ""]
+
+
 def ab_markdown(result: ABResult, seconds: float) -> str:
     """The verdicts, re-measured and one-sided cases and cost changes, for the job summary."""
     from unet.bench.ab.result import ABMode
@@ -49,6 +77,7 @@ def ab_markdown(result: ABResult, seconds: float) -> str:
         one_side = ", ".join(result.unmatched)
         lines += [f"Timed on one side only (new, removed or failing): {one_side}", ""]
     lines += kernel_notes(result)
+    lines += energy_table(result)
     if result.cost_changes:
         lines += ["### Cost changes", "", "```", cost_change_table(result.cost_changes), "```", ""]
     if result.explained:

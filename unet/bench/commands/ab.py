@@ -11,12 +11,13 @@ from unet.bench.commands.common import (
     add_blocks,
     add_device,
     add_floors,
+    add_gate_on,
     add_min_effect,
     add_out,
     add_pytest_args,
     add_quick,
 )
-from unet.bench.errors import FOUND, NOTHING_FOUND
+from unet.bench.errors import FOUND, NOTHING_FOUND, UsageError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -34,6 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_quick(ab)
     add_blocks(ab)
     add_min_effect(ab)
+    add_gate_on(ab)
     add_floors(ab)
     ab.add_argument(
         "--sequential",
@@ -52,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
     from unet.bench.output.report import plot_ab
     from unet.bench.stats.verdict import failed
 
+    if args.sequential and args.gate_on != "median":
+        raise UsageError(
+            f"--gate-on {args.gate_on} with --sequential: the sequential design judges "
+            "per-process medians; drop one of them"
+        )
     settings = ab_settings(args, "ab")
     out = settings.out
     started = time.perf_counter()

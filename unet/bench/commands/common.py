@@ -15,6 +15,7 @@ from unet.bench.values import (
     DEVICE_NAMES,
     device_name,
     min_effect,
+    one_of,
     positive_int,
     storage_folder,
 )
@@ -66,6 +67,18 @@ def add_min_effect(parser: argparse.ArgumentParser) -> None:
         type=min_effect,
         default=MIN_EFFECT,
         help=f"smallest relative change of the median that counts (default {MIN_EFFECT:g}, >= 0)",
+    )
+
+
+def add_gate_on(parser: argparse.ArgumentParser) -> None:
+    from unet.bench.stats.percentiles import GATE_STATISTICS
+
+    parser.add_argument(
+        "--gate-on",
+        type=one_of("--gate-on", list(GATE_STATISTICS)),
+        default="median",
+        help="what is judged: median (default), or p90 / p99 of the rounds (a tail percentile "
+        "needs 64 / 662 rounds a side, else the case is unsure)",
     )
 
 
@@ -126,6 +139,7 @@ def ab_settings(args: argparse.Namespace, command: str):
         quick=args.quick,
         blocks=args.blocks,
         min_effect=getattr(args, "min_effect", MIN_EFFECT),  # calibrate judges nothing
+        gate_on=getattr(args, "gate_on", "median"),
         **({"floors": args.floors} if getattr(args, "floors", None) else {}),
         sequential=getattr(args, "sequential", False),
         pytest_args=list(args.pytest_args),

@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from unet.bench.commands.common import add_floors, add_min_effect
+from unet.bench.commands.common import add_floors, add_gate_on, add_min_effect
 from unet.bench.errors import FOUND, NOTHING_FOUND, UsageError
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     compare.add_argument("base", type=Path, help="the reference run file")
     compare.add_argument("head", type=Path, help="the run to judge")
     add_min_effect(compare)
+    add_gate_on(compare)
     add_floors(compare)
     compare.add_argument("--markdown", action="store_true", help="print a Markdown table")
     compare.add_argument(
@@ -44,7 +45,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def compare_runs(
-    base: Run, head: Run, min_effect: float, calibration: Calibration | None
+    base: Run,
+    head: Run,
+    min_effect: float,
+    calibration: Calibration | None,
+    statistic: str = "median",
 ) -> tuple[list[Verdict], list[tuple[str, str, object, object]]]:
     """Verdicts (against ``calibration``'s floors; without them nothing is a regression) and
     cost changes for every case present in both runs."""
@@ -58,6 +63,7 @@ def compare_runs(
             head.samples(name),
             min_effect,
             calibration.floor(name) if calibration else None,
+            statistic,
         )
         for name in sorted(set(base.cases) & set(head.cases))
     ]
@@ -128,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
 
     base, head = load_pair(args)
     calibration, why = load_calibration(args.floors, base, head)
-    verdicts, changes = compare_runs(base, head, args.min_effect, calibration)
+    verdicts, changes = compare_runs(base, head, args.min_effect, calibration, args.gate_on)
     print(verdict_table(verdicts, markdown=args.markdown))
     if why:
         print(f"\nNo calibrated floors: {why}; a change between these runs is reported unsure.")

@@ -27,6 +27,7 @@ from unet.bench.measure.cache import Evictor
 from unet.bench.measure.compiled import CompiledCase, check_recompiles, compile_case, graph_use
 from unet.bench.measure.counters import counted_on
 from unet.bench.measure.describe import describe
+from unet.bench.measure.energy import CountedCalls, EnergyMeter, metering
 from unet.bench.measure.kept import AfterTiming, KeptCase, Placement
 from unet.bench.measure.profile import profile_case
 from unet.bench.measure.settings import SuiteOptions
@@ -35,6 +36,7 @@ from unet.bench.measure.timing import device_figures, synchronized, warmup
 from unet.bench.measure.turns import Channel, RoundPlan, time_in_turns
 from unet.bench.measure.workload import check_output, place, workload
 from unet.bench.results.record import CaseRecord
+from unet.bench.stats.percentiles import percentiles
 
 
 @dataclass
@@ -54,6 +56,7 @@ class CaseRunner:
     profiles: dict[str, dict] = field(default_factory=dict)  # case -> its profile, as recorded
     after: list[AfterTiming] = field(default_factory=list)  # waiting for all timing to end
     evictor: Evictor | None = None  # --cache cold: written before every timed call
+    energy: EnergyMeter | None = None  # NVML's or RAPL's energy counter, where readable
 
     def __post_init__(self) -> None:
         if self.options.cache == "cold" and self.evictor is None:
@@ -161,12 +164,15 @@ class CaseRunner:
             benchmark(_nothing)
             return self.warm(timed, spent) if self.profiles_wanted else spent
         per_call = self.warm(timed, spent)
-        with watching(self.telemetry, extra):
-            extra.update(self.time(benchmark, name, timed, per_call))
+        counted = CountedCalls(timed)  # the calls the energy between the readings paid for
+        rounds = counted if self.energy is not None else timed  # no wrapper without a meter
+        with watching(self.telemetry, extra), metering(self.energy, extra, lambda: counted.calls):
+            extra.update(self.time(benchmark, name, rounds, per_call))
         throttled = CaseRecord.from_extra(name, "", extra).throttled
         if throttled:
             self.throttles[name] = throttled
         per_call = pbcompat.median(benchmark)
+        extra.update(percentiles(pbcompat.samples(benchmark)))  # those the rounds are enough for
         if self.keeps:
             self.kept[name] = KeptCase(
                 timed,

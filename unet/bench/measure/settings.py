@@ -40,6 +40,7 @@ class SuiteOptions:
     verdict: bool  # noise-aware verdicts against the compared run
     noise_floors: Path  # the calibrated floors --verdict reads
     min_effect: float  # smallest relative change a verdict counts
+    gate_on: str  # what --verdict judges: median, p90 or p99 of the rounds
     do_bench: bool  # also time with triton's do_bench (CUDA)
     skip_costs: bool  # no cost counting and no cost gate
     allow_other_hardware: bool  # compare with a run of other hardware anyway
@@ -72,6 +73,7 @@ class SuiteOptions:
             verdict=False,
             noise_floors=FLOORS,
             min_effect=MIN_EFFECT,
+            gate_on="median",
             do_bench=False,
             skip_costs=False,
             allow_other_hardware=False,

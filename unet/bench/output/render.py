@@ -79,6 +79,14 @@ def verdict_table(verdicts: Sequence[Verdict], markdown: bool = False) -> str:
         ]
         for v in verdicts
     ]
+    for p in (90, 99):  # tail percentiles, where any case had the rounds for them
+        pairs = [(getattr(v, f"base_p{p}"), getattr(v, f"head_p{p}")) for v in verdicts]
+        if any(b is not None and h is not None for b, h in pairs):
+            header.append(f"p{p} base → head")
+            for row, v, pair in zip(rows, verdicts, pairs, strict=True):
+                row.append(_tail(pair, min(v.n_base, v.n_head), p))
+    if any(v.statistic != "median" for v in verdicts):  # --gate-on: what change and p are of
+        header[4] = f"{verdicts[0].statistic} change"
     # why a change is only unsure (throttling, no calibration): each distinct note once, below
     notes = list(dict.fromkeys(v.note for v in verdicts if v.note))
     if notes:
@@ -87,6 +95,15 @@ def verdict_table(verdicts: Sequence[Verdict], markdown: bool = False) -> str:
             row.append(f"[{notes.index(v.note) + 1}]" if v.note else "")
     footer = "".join(f"\n[{i}] {note}" for i, note in enumerate(notes, 1))
     return table(header, rows, markdown=markdown) + ("\n" + footer if footer else "")
+
+
+def _tail(pair: tuple[float | None, float | None], n: int, p: int) -> str:
+    from unet.bench.stats.percentiles import too_few
+
+    base, head = pair
+    if base is None or head is None:
+        return too_few(n, p)
+    return f"{ms(base)} → {ms(head)} ({head / base - 1:+.1%})"
 
 
 def verdict_summary(

@@ -9,6 +9,7 @@ from pathlib import Path
 from unet.bench.output.render import table
 from unet.bench.results.record import CaseRecord
 from unet.bench.results.runs import Run
+from unet.bench.stats.percentiles import shown_ms
 from unet.bench.stats.verdict import Verdict
 
 # The article's figures (its timings look like a CPU's).
@@ -31,6 +32,10 @@ MISSING = "–"
 
 def _m(v: object) -> str:
     return f"{v / 1e6:.2f}" if isinstance(v, (int, float)) else MISSING
+
+
+def _g(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, (int, float)) else MISSING
 
 
 def _ms(seconds: object, digits: int = 4) -> str:
@@ -217,17 +222,20 @@ def latency_table(run: Run) -> str:
     records = [r for group in by_group.values() for r in group]
     cuda = run.hardware.get("device") == "cuda"
     dobench = any(r.device.do_bench_median_s is not None for r in records)
-    header = ["case", "median ms", "IQR ms", "rounds"]
+    header = ["case", "median ms", "IQR ms", "rounds", "p90 ms", "p99 ms"]
     header += ["GPU-only ms", "peak MiB"] if cuda else []
     header += ["do_bench ms", "median / do_bench"] if dobench else []
     telemetry = any(r.telemetry is not None for r in records)
     header += ["GPU throttled"] if telemetry else []
+    energy = any(r.energy.energy_j_per_call is not None for r in records)
+    header += ["J/call", "W"] if energy else []
     out = ["## All cases", ""]
     for group, items in by_group.items():
         rows = []
         for r in items:
             t, med = r.timing, r.median_s or 0.0
             row = [r.name, _ms(med), _ms(t.iqr_s, 3), str(t.rounds)]
+            row += [shown_ms(r.percentile(p), t.rounds or 0, p) for p in (90, 99)]
             if cuda:
                 peak = r.device.peak_memory_bytes
                 row += [_ms(r.device.device_time_s), f"{peak / 2**20:.1f}" if peak else MISSING]
@@ -236,6 +244,9 @@ def latency_table(run: Run) -> str:
                 row += [_ms(ref), f"{med / ref - 1:+.1%}" if ref else MISSING]
             if telemetry:  # NVML saw a thermal or power slowdown around the rounds
                 row.append("⚠ " + ", ".join(r.throttled) if r.throttled else "no")
+            if energy:  # absent where the counter could not be read: shown as missing
+                e = r.energy
+                row += [_g(e.energy_j_per_call), _g(e.power_w)]
             rows.append(row)
         out += [f"### {group}", "", table(header, rows, markdown=True), ""]
     return "\n".join(out)

@@ -70,6 +70,9 @@ class Timing:
     samples: tuple[float, ...] = ()  # per round; saved with --benchmark-save-data
     per_application_s: float | None = None  # layer cases: per application
     ab_rounds_per_block: int | None = None  # a paired A/B worker's rounds per turn
+    p50_s: float | None = None  # percentiles of the rounds, where enough (stats.percentiles)
+    p90_s: float | None = None
+    p99_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -97,8 +100,23 @@ class DeviceFigures:
     kernel_signatures: tuple[str, ...] | None = None  # several processes' (A/B)
 
 
+@dataclass(frozen=True)
+class Energy:
+    """Energy over the timed rounds (NVML on CUDA, RAPL on a CPU); absent where unreadable."""
+
+    energy_j_per_call: float | None = None
+    power_w: float | None = None  # average over the rounds' wall time
+    energy_source: str | None = None  # nvml, or rapl and its package domains
+
+
 # the sections whose fields are extra_info keys of the same name
-SECTIONS = {"costs": Costs, "counters": Counters, "compile": Compile, "device": DeviceFigures}
+SECTIONS = {
+    "costs": Costs,
+    "counters": Counters,
+    "compile": Compile,
+    "device": DeviceFigures,
+    "energy": Energy,
+}
 COST_FIELDS = ("params", "flops", "mult_adds", "unsupported_ops")  # gated in every run
 # gated where recorded: --mode train's FLOPs, --compile's graph breaks
 TRAIN_FIELDS = ("backward_flops", "train_flops", "graph_breaks")
@@ -114,6 +132,8 @@ EXACT_FIELDS = (  # exact numbers a run records per case, plotted and stepped ex
 )
 _IDENTITY = [f.name for f in fields(Identity) if f.name != "choices"]
 _TIMING_STATS = {"median_s": "median", "q1_s": "q1", "q3_s": "q3", "iqr_s": "iqr"}
+# the timing fields the suite writes into extra_info itself
+_TIMING_EXTRA = ("per_application_s", "ab_rounds_per_block", "p50_s", "p90_s", "p99_s")
 _TUPLES = {"unsupported_ops", "graph_break_reasons", "kernel_signatures"}
 
 
@@ -128,9 +148,19 @@ class CaseRecord:
     timing: Timing = field(default_factory=Timing)
     compile: Compile = field(default_factory=Compile)
     device: DeviceFigures = field(default_factory=DeviceFigures)
+    energy: Energy = field(default_factory=Energy)
     telemetry: dict[str, Any] | None = None  # NVML readings around the rounds (CUDA)
     profile: dict[str, Any] | None = None  # per-operator profile (stats.attribution)
     schema: int = 1
+
+    def percentile(self, p: int) -> float | None:
+        """The ``p``-th percentile of the rounds: as recorded, or from the raw samples of a run
+        that predates the field; None with too few rounds (``stats.percentiles``)."""
+        from unet.bench.stats.percentiles import field as percentile_field
+        from unet.bench.stats.percentiles import percentile
+
+        recorded = getattr(self.timing, percentile_field(p))
+        return recorded if recorded is not None else percentile(self.timing.samples, p)
 
     @property
     def median_s(self) -> float | None:
@@ -195,7 +225,7 @@ class CaseRecord:
         extra = dict(entry.get("extra_info") or {})
         stats = entry.get("stats") or {}
         known = {*_IDENTITY, *_all_section_fields(), "telemetry", "profile", "schema"}
-        known |= {"per_application_s", "ab_rounds_per_block"}
+        known |= set(_TIMING_EXTRA)
         identity = Identity(
             choices={k: v for k, v in extra.items() if k not in known and isinstance(v, str)},
             **{k: extra[k] for k in _IDENTITY if extra.get(k) is not None},
@@ -204,8 +234,7 @@ class CaseRecord:
             **{k: stats.get(s) for k, s in _TIMING_STATS.items()},
             rounds=stats.get("rounds"),
             samples=tuple(stats.get("data") or ()),
-            per_application_s=extra.get("per_application_s"),
-            ab_rounds_per_block=extra.get("ab_rounds_per_block"),
+            **{k: extra.get(k) for k in _TIMING_EXTRA},
         )
         sections = {name: _section(kind, extra) for name, kind in SECTIONS.items()}
         return cls(
@@ -229,7 +258,7 @@ class CaseRecord:
             for key, value in asdict(getattr(self, name)).items():
                 if value is not None:
                     extra[key] = list(value) if key in _TUPLES else value
-        for key in ("per_application_s", "ab_rounds_per_block"):
+        for key in _TIMING_EXTRA:
             if (value := getattr(self.timing, key)) is not None:
                 extra[key] = value
         for key in ("telemetry", "profile"):
@@ -275,6 +304,10 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
     "timing": {
         "per_application_s": "the median per application (layer cases)",
         "ab_rounds_per_block": "a paired A/B worker's rounds per turn",
+        "p50_s, p90_s, p99_s": (
+            "percentiles of the rounds, each only with enough rounds (5, 64, 662: MLPerf's "
+            "floors for p90 and p99)"
+        ),
     },
     "compile": {
         "compile_s": "the first call's compile time, apart from the rounds",
@@ -292,6 +325,11 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "kernel_launches": "CUDA: kernels one call launches",
         "kernel_signature": "CUDA: a hash of their names, in order",
         "kernel_signatures": "CUDA, A/B: every process's signature when they differ",
+    },
+    "energy": {
+        "energy_j_per_call": "joules per call over the timed rounds (NVML; RAPL on a CPU)",
+        "power_w": "average watts over the timed rounds",
+        "energy_source": "the counter read: nvml, or rapl and its package domains",
     },
     "run": {
         "telemetry": "CUDA with NVML: clocks, temperature, power and throttle reasons",
@@ -311,7 +349,7 @@ def field_reference() -> str:
 
 def undeclared(extra: Mapping[str, Any]) -> set[str]:
     """The keys of ``extra`` that no field of the record holds (a layer choice is a string)."""
-    known = {*_IDENTITY, *_all_section_fields(), "per_application_s", "ab_rounds_per_block"}
+    known = {*_IDENTITY, *_all_section_fields(), *_TIMING_EXTRA}
     known |= {"telemetry", "profile", "schema"}
     return {k for k, v in extra.items() if k not in known and not isinstance(v, str)}
 

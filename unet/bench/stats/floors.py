@@ -100,16 +100,20 @@ def judge_between_runs(
     head: Sequence[float],
     min_effect: float,
     floor: Floor | None,
+    statistic: str = "median",
 ) -> Verdict:
     """The verdict between two runs of one process each (their per-round samples): against the
     calibrated ``floor`` when there is one; without one a change is ``unsure``, never a
-    regression; an unstable case is ``not gated``."""
+    regression; an unstable case is ``not gated``. ``statistic``: what is judged (--gate-on;
+    a tail percentile is held to the median's floor, the only one calibrated)."""
     if floor is None:
-        verdict = compare_samples(case, base, head, thresholds=Thresholds(min_effect))
+        thresholds = Thresholds(min_effect, statistic=statistic)
+        verdict = compare_samples(case, base, head, thresholds=thresholds)
         if verdict.outcome in (REGRESSION, IMPROVEMENT):
             return replace(verdict, outcome=UNSURE, note=NO_EVIDENCE)
         return verdict
-    verdict = compare_samples(case, base, head, thresholds=Thresholds(min_effect, floor.floor))
+    thresholds = Thresholds(min_effect, floor.floor, statistic)
+    verdict = compare_samples(case, base, head, thresholds=thresholds)
     inside = abs(verdict.change) < floor.floor
     if verdict.outcome == UNSURE and inside and min(verdict.n_base, verdict.n_head) >= MIN_SAMPLES:
         # within what two processes of unchanged code reach here: nothing to tell apart

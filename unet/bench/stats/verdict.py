@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 
 from unet.bench.defaults import MIN_EFFECT
+from unet.bench.stats.percentiles import MIN_SAMPLES as PERCENTILE_SAMPLES
+from unet.bench.stats.percentiles import percentile, statistic_p
 
 REGRESSION, IMPROVEMENT, NO_CHANGE, UNSURE = "regression", "improvement", "no change", "unsure"
 NOT_GATED = "not gated"  # between runs: this machine's noise for the case is too large (floors)
@@ -65,6 +67,11 @@ class Verdict:
     head_processes: tuple[float, ...] = ()
     note: str = ""  # why the outcome is what it is when not the statistics alone (throttling)
     more: bool = False  # sequential A/B: another generation of processes could settle it
+    base_p90: float | None = None  # tail percentiles of each side's rounds, where enough
+    head_p90: float | None = None
+    base_p99: float | None = None
+    head_p99: float | None = None
+    statistic: str = "median"  # what the outcome judges: the median, or --gate-on p90 / p99
 
     @property
     def noisy(self) -> bool:
@@ -124,6 +131,11 @@ def sides(base: Sequence[float], head: Sequence[float]) -> dict[str, Any]:
         "head_dispersion": dispersion(head),
         "n_base": len(base),
         "n_head": len(head),
+        **{
+            f"{side}_p{p}": percentile(x, p)
+            for side, x in (("base", base), ("head", head))
+            for p in (90, 99)
+        },
     }
 
 
@@ -134,6 +146,7 @@ class Thresholds:
 
     min_effect: float = MIN_EFFECT
     noise_floor: float = 0.0
+    statistic: str = "median"  # --gate-on: the median, or a tail percentile (p90, p99)
 
 
 def compare_samples(
@@ -152,6 +165,8 @@ def compare_samples(
     """
     if not base or not head:
         raise ValueError(f"{case}: no samples (base {len(base)}, head {len(head)})")
+    if thresholds.statistic != "median":
+        return compare_percentile(case, base, head, thresholds)
     b_med, h_med = float(np.median(base)), float(np.median(head))
     b_procs, h_procs = process_medians
     if change is None and len(b_procs) and len(h_procs):
@@ -171,6 +186,48 @@ def compare_samples(
         noise_floor=thresholds.noise_floor,
         base_processes=tuple(b_procs),
         head_processes=tuple(h_procs),
+    )
+
+
+def compare_percentile(
+    case: str, base: Sequence[float], head: Sequence[float], thresholds: Thresholds
+) -> Verdict:
+    """``--gate-on pNN``: the effect is the change of that percentile of the rounds; the test
+    asks whether one side has more of its rounds above the pooled pNN than the other (Fisher's
+    exact test on the 2x2 counts: a quantile test that, unlike Mann-Whitney, a slower tail moves
+    even where the median did not, and that holds its false-alarm rate because the threshold
+    comes from both sides alike). Fewer rounds than the percentile's floor on a side is
+    ``unsure``, saying so."""
+    from scipy import stats
+
+    p = statistic_p(thresholds.statistic)
+    b_tail, h_tail = percentile(base, p), percentile(head, p)
+    described = sides(base, head)
+    if b_tail is None or h_tail is None:
+        n = min(len(base), len(head))
+        return Verdict(
+            case=case,
+            outcome=UNSURE,
+            change=0.0,
+            p_value=1.0,
+            **described,
+            noise_floor=thresholds.noise_floor,
+            note=f"too few rounds for p{p} ({n} < {PERCENTILE_SAMPLES[p]})",
+            statistic=thresholds.statistic,
+        )
+    change = h_tail / b_tail - 1
+    pooled = float(np.percentile(np.concatenate([base, head]), p))
+    above = [int(np.sum(np.asarray(x) > pooled)) for x in (head, base)]
+    counts = [[above[0], len(head) - above[0]], [above[1], len(base) - above[1]]]
+    pvalue = float(stats.fisher_exact(counts).pvalue)
+    return Verdict(
+        case=case,
+        outcome=decide(change, pvalue, True, thresholds),
+        change=change,
+        p_value=pvalue,
+        **described,
+        noise_floor=thresholds.noise_floor,
+        statistic=thresholds.statistic,
     )
 
 
@@ -200,6 +257,7 @@ def compare_processes(
     base: Sequence[Sequence[float]],
     head: Sequence[Sequence[float]],
     min_effect: float = MIN_EFFECT,
+    statistic: str = "median",
 ) -> Verdict:
     """The verdict from each side's processes (one list of rounds per process): the rank test
     on the pooled rounds, the effect from the median of per-process medians, and the noise
@@ -210,7 +268,7 @@ def compare_processes(
         case,
         [x for p in base for x in p],
         [x for p in head for x in p],
-        thresholds=Thresholds(min_effect, floor),
+        thresholds=Thresholds(min_effect, floor, statistic),
         process_medians=(b_meds, h_meds),
     )
 
@@ -219,6 +277,7 @@ def compare_generations(
     case: str,
     generations: Sequence[tuple[Sequence[Sequence[float]], Sequence[Sequence[float]]]],
     min_effect: float = MIN_EFFECT,
+    statistic: str = "median",
 ) -> Verdict:
     """The verdict from processes measured in generations: (base processes, head processes)
     that ran side by side, one generation after another. Drift between generations moves both
@@ -227,14 +286,16 @@ def compare_generations(
     generations = [(base, head) for base, head in generations if base and head]
     if not generations:
         raise ValueError(f"{case}: no generation measured both sides")
-    each = [compare_processes(case, base, head, min_effect) for base, head in generations]
+    each = [
+        compare_processes(case, base, head, min_effect, statistic) for base, head in generations
+    ]
     if len(each) == 1:
         return each[0]
     return compare_samples(
         case,
         [x for base, _ in generations for process in base for x in process],
         [x for _, head in generations for process in head for x in process],
-        thresholds=Thresholds(min_effect, max(v.noise_floor for v in each)),
+        thresholds=Thresholds(min_effect, max(v.noise_floor for v in each), statistic),
         process_medians=(
             [m for v in each for m in v.base_processes],
             [m for v in each for m in v.head_processes],

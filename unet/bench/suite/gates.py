@@ -131,6 +131,7 @@ class VerdictGate:
     warmup_s: float  # before re-measuring a suspect
     paired: PairedConfirm | None = None  # None: no paired confirmation (tests, no git)
     base_commit: Callable[[Run], tuple[str | None, str]] = lambda run: (None, "")
+    statistic: str = "median"  # --gate-on: the median, or a tail percentile of the rounds
     verdicts: list[Verdict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # cases that could not be judged, and why
     reruns: list[str] = field(default_factory=list)
@@ -160,14 +161,15 @@ class VerdictGate:
             )
             return
         floor = self.floor(name, saved)
-        self.first[name] = judge_between_runs(name, base, case.samples, self.min_effect, floor)
+        self.first[name] = judge_between_runs(
+            name, base, case.samples, self.min_effect, floor, self.statistic
+        )
         # a suspect: what the rounds alone, past a stable floor where there is one, call a
         # change; improvements too: a false one hides the next regression behind a faster
         # baseline. An unstable case is a suspect too: a paired A/B can still judge it, only
         # its floor cannot (``_confirm``)
-        raw = compare_samples(
-            name, base, case.samples, thresholds=Thresholds(self.min_effect, _floor(floor))
-        )
+        thresholds = Thresholds(self.min_effect, _floor(floor), self.statistic)
+        raw = compare_samples(name, base, case.samples, thresholds=thresholds)
         if raw.outcome in (REGRESSION, IMPROVEMENT):
             self.suspects[name], self.node_ids[name] = case, node_id
 
@@ -226,7 +228,12 @@ class VerdictGate:
             n: confirm(
                 self.first[n],
                 judge_between_runs(
-                    n, run.samples(n), again[n], self.min_effect, self.floor(n, run)
+                    n,
+                    run.samples(n),
+                    again[n],
+                    self.min_effect,
+                    self.floor(n, run),
+                    self.statistic,
                 ),
             )
             for n in names

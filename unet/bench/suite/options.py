@@ -18,6 +18,7 @@ from unet.bench.measure.settings import DTYPES
 from unet.bench.results.axes import AUTOCAST_DTYPES, MODES
 from unet.bench.results.floors import DEFAULT_PATH as FLOORS
 from unet.bench.results.manifest import DEFAULT_PATH as MANIFEST
+from unet.bench.stats.percentiles import GATE_STATISTICS
 from unet.bench.values import (
     batch_sizes,
     min_effect,
@@ -41,6 +42,7 @@ autocast_name = one_of("--autocast", list(AUTOCAST_DTYPES))
 compile_mode = one_of("--compile", list(COMPILE_MODES))
 mode_name = one_of("--mode", list(MODES))
 cache_name = one_of("--cache", list(CACHES))
+gate_statistic = one_of("--gate-on", list(GATE_STATISTICS))
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -169,6 +171,13 @@ def _add_gate_options(g: pytest.OptionGroup) -> None:
         type=min_effect,
         default=MIN_EFFECT,
         help=f"smallest relative median change --verdict counts, >= 0 (default {MIN_EFFECT})",
+    )
+    g.addoption(
+        "--gate-on",
+        type=gate_statistic,
+        default="median",
+        help="what --verdict judges: median (default), or p90 / p99 of the rounds (a tail "
+        "percentile needs 64 / 662 rounds a side, else the case is unsure)",
     )
     g.addoption(
         "--do-bench",

@@ -62,6 +62,7 @@ def confirm_paired(
         f"--base={commit}",
         f"--device={options.device}",
         f"--min-effect={options.min_effect}",
+        f"--gate-on={options.gate_on}",
         f"--out={out / 'ab'}",
         "--",
         *axis_options(options),

@@ -13,6 +13,7 @@ from torch import nn
 from unet import torchcompat
 from unet.bench import pbcompat
 from unet.bench.measure.compiled import CUDAGRAPH_MODES
+from unet.bench.measure.energy import EnergyMeter
 from unet.bench.measure.hardware import hardware_info, hardware_key
 from unet.bench.measure.runner import CaseRunner
 from unet.bench.measure.settings import SuiteOptions
@@ -200,6 +201,7 @@ def verdict_gate_for(
         calibration,
         warmup_s,
         paired=lambda commit, ids: confirm_paired(repo, commit, ids, options),
+        statistic=options.gate_on,
         base_commit=lambda run: paired_base(run, repo),
     )
 
@@ -210,6 +212,7 @@ def make_runner(config: pytest.Config, options: SuiteOptions) -> CaseRunner:
     warmup = options.warmup_time
     if warmup is None:  # seconds; none in a paired A/B worker: the other workers keep it busy
         warmup = 0.0 if channel else 0.3 if cuda else 0.05
+    telemetry = Telemetry.open(options.device)  # None without NVML or a GPU
     return CaseRunner(
         options,
         warmup_s=warmup,
@@ -222,5 +225,6 @@ def make_runner(config: pytest.Config, options: SuiteOptions) -> CaseRunner:
         # a saved run keeps its cases' profiles: a later comparison attributes its changes
         # against them, as it cannot re-run the saved code
         record_profiles=pbcompat.saves_run(config) or bool(pbcompat.compare_option(config)),
-        telemetry=Telemetry.open(options.device),  # None without NVML or a GPU
+        telemetry=telemetry,
+        energy=EnergyMeter.open(options.device, telemetry),  # None where no counter is readable
     )
