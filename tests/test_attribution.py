@@ -62,7 +62,9 @@ def test_an_op_level_slowdown_is_in_the_top_three_rows(model_call):
 def test_a_sleep_outside_any_op_lands_in_outside_operators(model_call):
     model, call = model_call
     base = profile_call(call, CPU, per_call_s=0.005)
-    hook = model.register_forward_pre_hook(lambda *_: time.sleep(0.01))
+    # 30 ms: the operators' own change between the two profiles, up to a few ms when something
+    # else loads the machine (a 10 ms sleep once got only 40 % of the change), stays far below it
+    hook = model.register_forward_pre_hook(lambda *_: time.sleep(0.03))
     try:
         head = profile_call(call, CPU, per_call_s=0.005)
     finally:
@@ -70,7 +72,7 @@ def test_a_sleep_outside_any_op_lands_in_outside_operators(model_call):
     result = attribute("case", base, head)
     outside = result.rows[-1]
     assert outside.op == OUTSIDE
-    assert outside.delta_s > 0.008
+    assert outside.delta_s > 0.025
     assert outside.share > 0.5
     assert max(abs(r.delta_s) for r in result.rows[:-1]) < outside.delta_s / 2
 

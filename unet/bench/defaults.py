@@ -10,3 +10,6 @@ DEFAULT_STORAGE = ".benchmarks"  # pytest-benchmark's default storage folder
 FLOOR_ALPHA = 0.002
 UNSTABLE_LIMIT = 0.25  # a floor above this makes a case's verdicts coin flips: not gated
 MIN_PROCESSES = 4  # fewer processes than this cannot estimate a spread worth a verdict
+
+# what a verdict can judge (--gate-on): the median, or a tail percentile of the rounds
+GATE_STATISTICS = ("median", "p90", "p99")

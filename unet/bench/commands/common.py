@@ -9,7 +9,7 @@ import argparse
 import time
 from pathlib import Path
 
-from unet.bench.defaults import DEFAULT_BLOCKS, DEFAULT_STORAGE, MIN_EFFECT
+from unet.bench.defaults import DEFAULT_BLOCKS, DEFAULT_STORAGE, GATE_STATISTICS, MIN_EFFECT
 from unet.bench.errors import UsageError
 from unet.bench.values import (
     DEVICE_NAMES,
@@ -71,8 +71,6 @@ def add_min_effect(parser: argparse.ArgumentParser) -> None:
 
 
 def add_gate_on(parser: argparse.ArgumentParser) -> None:
-    from unet.bench.stats.percentiles import GATE_STATISTICS
-
     parser.add_argument(
         "--gate-on",
         type=one_of("--gate-on", list(GATE_STATISTICS)),

@@ -16,7 +16,6 @@ import numpy as np
 
 PERCENTILES = (50, 90, 99)
 MIN_SAMPLES = {50: 5, 90: 64, 99: 662}  # p50: verdict.MIN_SAMPLES; p90, p99: MLPerf's
-GATE_STATISTICS = ("median", "p90", "p99")  # what --gate-on can judge
 
 
 def field(p: int) -> str:

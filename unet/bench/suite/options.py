@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from unet.bench.defaults import MIN_EFFECT
+from unet.bench.defaults import GATE_STATISTICS, MIN_EFFECT
 from unet.bench.measure.cache import CACHES
 from unet.bench.measure.compiled import COMPILE_MODES
 from unet.bench.measure.hardware import resolve_device
@@ -18,7 +18,6 @@ from unet.bench.measure.settings import DTYPES
 from unet.bench.results.axes import AUTOCAST_DTYPES, MODES
 from unet.bench.results.floors import DEFAULT_PATH as FLOORS
 from unet.bench.results.manifest import DEFAULT_PATH as MANIFEST
-from unet.bench.stats.percentiles import GATE_STATISTICS
 from unet.bench.values import (
     batch_sizes,
     min_effect,
