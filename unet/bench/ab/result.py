@@ -30,6 +30,8 @@ class ABResult:
     reruns: list[str] = field(default_factory=list)  # cases re-measured to confirm
     unmatched: list[str] = field(default_factory=list)  # cases timed on one side only
     explained: list[Explained] = field(default_factory=list)  # flagged cases, attributed
+    stale: list[str] = field(default_factory=list)  # acknowledged cases that did not change
+    environment: list[tuple[str, str, str]] = field(default_factory=list)  # base vs head
 
     def write_json(self, path: Path) -> None:
         data = {
@@ -40,6 +42,8 @@ class ABResult:
             "reruns": self.reruns,
             "unmatched": self.unmatched,
             "attribution": [e.to_dict() for e in self.explained],
+            "stale": self.stale,
+            "environment": self.environment,
         }
         path.write_text(json.dumps(data, indent=2, default=str))
 

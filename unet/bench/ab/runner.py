@@ -21,6 +21,8 @@ from unet.bench.ab.schedule import SIDES, Schedule
 from unet.bench.ab.settings import ABSettings
 from unet.bench.defaults import PAIRED_WORKERS
 from unet.bench.measure import turns as worker
+from unet.bench.results.environment import environment_diff, with_environment
+from unet.bench.results.expected import acknowledge, active, stale_lines
 from unet.bench.results.explained import CONFIRMED, Explained, attribute_sides, repro_command
 from unet.bench.results.floors import Calibration, FloorsError, calibration_for, tier_of
 from unet.bench.results.runs import cost_changes_between, demote_throttled
@@ -58,9 +60,21 @@ def run_ab(settings: ABSettings, base_rev: str) -> ABResult:
             settings.say("the base predates paired workers; measuring in process blocks")
             result = ABResult(base_rev=base_rev, mode=ABMode.PROCESS_BLOCKS)
             result = measure_in_process_blocks(settings, trees, result)
+        acknowledge_and_diff(result, head_tree, sha if settings.acknowledge else None)
         if settings.attribute:
             result.explained = explain_flagged(settings, trees, result)
         return result
+
+
+def acknowledge_and_diff(result: ABResult, head_tree: Path, base_sha: str | None) -> None:
+    """The head's acknowledged changes (those it adds to the base's file; none without a base
+    commit) applied to the verdicts, and the environment diff of the two sides' workers noted
+    beside them."""
+    acknowledged = acknowledge(result.verdicts, active(head_tree, base_sha))
+    result.stale = stale_lines(acknowledged.stale)
+    if result.base is not None and result.head is not None:
+        result.environment = environment_diff(result.base.machine_info, result.head.machine_info)
+    result.verdicts = with_environment(acknowledged.verdicts, result.environment)
 
 
 def explain_flagged(settings: ABSettings, trees: dict[str, Path], result: ABResult):

@@ -41,6 +41,9 @@ class ABSettings:
     pytest_args: Sequence[str] = ()
     cases: Sequence[str] = ()  # node ids to measure (relative to a tree's root); all when empty
     attribute: bool = True  # profile and attribute the flagged cases (bisect's steps do not)
+    # apply the head's acknowledged changes; bisect's steps do not: they look for the slowdown,
+    # and bisect then says whether the first bad commit declared it
+    acknowledge: bool = True
     floors: Path = FLOORS  # the calibrated floors: earlier evidence of each case's spread
     sequential: bool = False  # judge in generations until settled (stats.sequential)
     log: TextIO = field(default=sys.stderr)

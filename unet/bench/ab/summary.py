@@ -4,6 +4,7 @@ summary)."""
 from __future__ import annotations
 
 from unet.bench.ab.result import ABResult
+from unet.bench.results.environment import diff_lines
 
 
 def kernel_notes(result: ABResult) -> list[str]:
@@ -76,6 +77,8 @@ def ab_markdown(result: ABResult, seconds: float) -> str:
     if result.unmatched:
         one_side = ", ".join(result.unmatched)
         lines += [f"Timed on one side only (new, removed or failing): {one_side}", ""]
+    lines += [*result.stale, ""] if result.stale else []
+    lines += [*diff_lines(result.environment), ""]
     lines += kernel_notes(result)
     lines += energy_table(result)
     if result.cost_changes:

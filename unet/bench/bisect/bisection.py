@@ -21,6 +21,7 @@ from unet.bench.bisect.search import (
     verdict_line,
 )
 from unet.bench.invoke import collected, resolve_case
+from unet.bench.results.expected import ExpectedChangesError, active
 from unet.bench.stats.verdict import Verdict, failed
 
 
@@ -126,4 +127,19 @@ def bisect_time(
         return decide_time(commit, subjects[commit], slowdown, measure, blocks, b.evidence)
 
     first = b.commits[first_bad(b.commits, step)]
-    return Found("slower", first, subjects[first], cases)
+    return Found("slower", first, subjects[first], cases, declared_by(measurer.repo, first, cases))
+
+
+def declared_by(repo: Path, commit: str, cases: list[str]) -> str:
+    """What ``commit`` said, in the acknowledged changes it added, about making ``cases``
+    slower; "" where it added none for them."""
+    try:
+        entries = active(repo, f"{commit}^", commit)
+    except ExpectedChangesError as err:
+        return f"(its benchmarks/expected_changes.toml is not valid: {err})"
+    said = [
+        f"{e.declared}: {e.reason}"
+        for e in entries
+        if e.direction == "slower" and any(e.matches(c) for c in cases)
+    ]
+    return "; ".join(said)

@@ -13,6 +13,7 @@ class Found:
     commit: str
     subject: str
     cases: list[str]
+    declared: str = ""  # the reason the commit gave for this change, where it declared it
 
 
 @dataclass
@@ -42,6 +43,8 @@ def markdown(b: Bisection, seconds: float) -> str:
     what = {"slower": "First slower commit", "cost": "First commit that changed costs"}
     for f in b.found:
         lines.append(f"**{what[f.kind]}: `{f.commit[:7]}` {f.subject}** ({', '.join(f.cases)})")
+        if f.declared:
+            lines.append(f"It declared the change (benchmarks/expected_changes.toml): {f.declared}")
     if not b.found:
         lines.append("**No regression between the ends**: no case is slower and no cost changed.")
     lines += ["", "| # | commit | subject | measured | decision | evidence |", "|---" * 6 + "|"]

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 
 from unet.bench.commands.common import (
     ab_settings,
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from unet.bench.bisect import bisection
     from unet.bench.bisect.report import markdown
 
-    settings = ab_settings(args, "bisect")
+    settings = replace(ab_settings(args, "bisect"), acknowledge=False)
     out = settings.out
     started = time.perf_counter()
     b = bisection.run(settings, args.good, args.bad, args.case)

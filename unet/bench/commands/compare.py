@@ -70,6 +70,23 @@ def compare_runs(
     return demote_throttled(judged, base, head), cost_changes_between(base, head)
 
 
+def acknowledge_between(
+    base: Run, head: Run, verdicts: list[Verdict]
+) -> tuple[list[Verdict], list[str]]:
+    """The acknowledged changes the head's commit adds to the base's (``results.expected``),
+    applied; both runs need a clean commit this repository has, else none apply, and the note
+    says why. Notes: that, and the stale entries."""
+    from unet.bench.results.expected import acknowledge, active, run_commit, stale_lines
+
+    repo = Path.cwd()
+    (base_sha, why_base), (head_sha, why_head) = run_commit(base, repo), run_commit(head, repo)
+    if base_sha is None or head_sha is None:
+        why = why_base or why_head
+        return verdicts, [f"Acknowledged changes not applied: {why}."]
+    acknowledged = acknowledge(verdicts, active(repo, base_sha, head_sha))
+    return acknowledged.verdicts, stale_lines(acknowledged.stale)
+
+
 def load_pair(args: argparse.Namespace) -> tuple[Run, Run]:
     """Both runs, refused (UsageError) unless they have raw samples and come from the same
     hardware and axes (or --allow-other-hardware)."""
@@ -129,13 +146,20 @@ def run(args: argparse.Namespace) -> int:
         verdict_summary,
         verdict_table,
     )
+    from unet.bench.results.environment import diff_lines, environment_diff, with_environment
     from unet.bench.results.explained import CONFIRMED, between_runs
     from unet.bench.stats.verdict import failed
 
     base, head = load_pair(args)
     calibration, why = load_calibration(args.floors, base, head)
     verdicts, changes = compare_runs(base, head, args.min_effect, calibration, args.gate_on)
+    verdicts, notes = acknowledge_between(base, head, verdicts)
+    diff = environment_diff(base.machine_info, head.machine_info)
+    verdicts = with_environment(verdicts, diff)
     print(verdict_table(verdicts, markdown=args.markdown))
+    for note in notes:
+        print(f"\n{note}")
+    print("\n" + "\n".join(diff_lines(diff, args.markdown)))
     if why:
         print(f"\nNo calibrated floors: {why}; a change between these runs is reported unsure.")
     if changes:

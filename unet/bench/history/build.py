@@ -10,7 +10,7 @@ from html import escape
 from pathlib import Path
 
 from unet.bench.defaults import MIN_EFFECT
-from unet.bench.history.findings import all_findings
+from unet.bench.history.findings import all_findings, with_declared
 from unet.bench.history.page import render_page
 from unet.bench.history.plots import markdown_summary, plot_group, slug
 from unet.bench.history.series import HistoryError, load_history
@@ -33,7 +33,7 @@ def run(files: Sequence[Path], key: str, out: Path, min_effect: float = MIN_EFFE
     history = load_history(files, key)
     for path, why in history.skipped:
         print(f"unet-bench history: skipped {path}: {why}", file=sys.stderr)
-    found = all_findings(history, min_effect)
+    found = with_declared(all_findings(history, min_effect), Path.cwd())
     out.mkdir(parents=True, exist_ok=True)
     summary = markdown_summary(history, found, min_effect)
     print(summary)

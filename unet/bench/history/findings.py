@@ -3,11 +3,13 @@ cost fields, each with the commits that bound it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from unet.bench.defaults import MIN_EFFECT
-from unet.bench.history.series import CaseSeries, Commit, History
+from unet.bench.history.series import UNVERSIONED, CaseSeries, Commit, History
 from unet.bench.history.steps import STEP, Change, detect_changes, exact_steps
+from unet.bench.results.expected import ExpectedChangesError, active
 from unet.bench.results.record import EXACT_FIELDS
 
 LATENCY = "latency"
@@ -21,6 +23,7 @@ class Finding:
     change: Change
     start: Commit  # the last commit at the old level (a creep: its window's first)
     end: Commit  # the first at the new level (a creep: its window's last)
+    declared: str = ""  # the reason an acknowledged change added in start..end gives
 
     @property
     def exact(self) -> bool:
@@ -43,6 +46,7 @@ class Finding:
             "before": c.before,
             "after": c.after,
             "change": c.change,
+            "declared": self.declared,
         }
 
 
@@ -74,3 +78,21 @@ def all_findings(history: History, min_effect: float = MIN_EFFECT) -> list[Findi
     """Exact changes first (they are certain), then latency steps, then creeps."""
     found = [f for s in history.cases.values() for f in case_findings(s, min_effect)]
     return sorted(found, key=lambda f: (not f.exact, f.change.kind != STEP, f.case, f.field))
+
+
+def with_declared(found: list[Finding], repo: Path) -> list[Finding]:
+    """Each latency finding with the reason of an acknowledged change (``results.expected``)
+    that a commit in its range added for its case, in its direction."""
+    out = []
+    for f in found:
+        if f.exact or UNVERSIONED in (f.start.id, f.end.id) or f.start.dirty or f.end.dirty:
+            out.append(f)
+            continue
+        try:
+            entries = active(repo, f.start.id, f.end.id)
+        except ExpectedChangesError:
+            entries = []
+        direction = "slower" if f.change.change > 0 else "faster"
+        reasons = [e.reason for e in entries if e.matches(f.case) and e.direction == direction]
+        out.append(replace(f, declared="; ".join(reasons)) if reasons else f)
+    return out

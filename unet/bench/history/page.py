@@ -12,6 +12,7 @@ from unet.bench.history.findings import Finding
 from unet.bench.history.series import CaseSeries, History, Point
 from unet.bench.history.steps import CREEP, PENALTY, Z
 from unet.bench.history.svg import PALETTE, Frame, Marker, Series, chart, si
+from unet.bench.results.environment import describe_diff
 from unet.bench.results.record import EXACT_FIELDS
 from unet.bench.units import mib
 
@@ -71,6 +72,10 @@ def latency_chart(history: History, cases: list[CaseSeries], found: list[Finding
         for f in found
         if f.field == "latency"
     ]
+    markers += [  # environment changes, gray, between the commit before and this one
+        Marker(i - 1, i, "env: " + ", ".join(field for field, *_ in diff), "#888888")
+        for i, diff in history.environment_changes()
+    ]
     legend = "".join(
         f'<span><i style="background:{colors[c.case]}"></i>{escape(names[c.case])}</span>'
         for c in cases
@@ -116,10 +121,29 @@ def findings_table(found: list[Finding]) -> str:
         rows.append(
             f"<tr><td>{escape(f.case)}</td><td>{escape(f.field)}</td><td>{c.kind}</td>"
             f"<td><code>{escape(f.commit_range)}</code></td><td class=num>{before}</td>"
-            f"<td class=num>{after}</td><td class=num>{c.change:+.1%}</td></tr>"
+            f"<td class=num>{after}</td><td class=num>{c.change:+.1%}</td>"
+            f"<td>{escape(f.declared)}</td></tr>"
         )
     head = "<tr><th>case</th><th>field</th><th>kind</th><th>commits</th><th>before</th>"
-    return f"<table>{head}<th>after</th><th>change</th></tr>{''.join(rows)}</table>"
+    tail = "<th>after</th><th>change</th><th>declared</th></tr>"
+    return f"<table>{head}{tail}{''.join(rows)}</table>"
+
+
+def environment_section(history: History) -> str:
+    """Where the runs' environment changed: the commit and what differs."""
+    changes = history.environment_changes()
+    if not changes:
+        return ""
+    rows = "".join(
+        f"<tr><td><code>{escape(history.commits[i].label)}</code></td>"
+        f"<td>{escape(describe_diff(diff))}</td></tr>"
+        for i, diff in changes
+    )
+    return (
+        "<h2>Environment changes</h2><p>A step at one of these commits may be the "
+        "environment's, not the code's; the charts mark them (env).</p>"
+        f"<table><tr><th>from commit</th><th>what changed</th></tr>{rows}</table>"
+    )
 
 
 def shown_value(field_name: str, v: float) -> str:
@@ -159,6 +183,7 @@ def render_page(history: History, found: list[Finding], min_effect: float) -> st
             f'<p class="muted">{len(history.skipped)} file(s) skipped (other hardware '
             "keys or not run files); the command lists them.</p>"
         )
+    parts.append(environment_section(history))
     for group, cases in history.groups().items():
         mine = [f for f in found if f.group == group]
         parts += [

@@ -12,6 +12,7 @@ from unet.bench.history.series import CaseSeries, History
 from unet.bench.history.steps import CREEP
 from unet.bench.history.svg import PALETTE
 from unet.bench.output.render import table
+from unet.bench.results.environment import describe_diff
 
 
 def slug(group: str) -> str:
@@ -82,6 +83,10 @@ def markdown_summary(history: History, found: list[Finding], min_effect: float) 
         method_note(min_effect),
         "",
     ]
+    for i, diff in history.environment_changes():
+        lines.append(f"Environment changed at `{commits[i].label}`: {describe_diff(diff)}")
+    if history.environment_changes():
+        lines.append("")
     if not found:
         return "\n".join([*lines, "No step, creep or exact change detected."]) + "\n"
     rows = [
@@ -93,8 +98,9 @@ def markdown_summary(history: History, found: list[Finding], min_effect: float) 
             shown_value(f.field, f.change.before),
             shown_value(f.field, f.change.after),
             f"{f.change.change:+.1%}",
+            f.declared,
         ]
         for f in found
     ]
-    header = ["case", "field", "kind", "commits", "before", "after", "change"]
+    header = ["case", "field", "kind", "commits", "before", "after", "change", "declared"]
     return "\n".join([*lines, table(header, rows, markdown=True)]) + "\n"

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from unet.bench.errors import UsageError
+from unet.bench.results.environment import environment_diff
 from unet.bench.results.runs import run_from_json
 from unet.bench.results.storage import unreadable
 from unet.bench.stats.verdict import median_ci
@@ -31,6 +32,7 @@ class Commit:
     time: str  # commit time (ISO), as pytest-benchmark recorded it
     ran: str  # when its first run ran (ISO)
     branch: str = ""
+    machine_info: dict = field(default_factory=dict, compare=False, hash=False)  # its first run's
 
     @property
     def label(self) -> str:
@@ -64,6 +66,16 @@ class History:
     commits: list[Commit]
     cases: dict[str, CaseSeries]
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # (file, why)
+
+    def environment_changes(self) -> list[tuple[int, list[tuple[str, str, str]]]]:
+        """(index of the commit, what differs from the commit before it) wherever the runs'
+        environments changed: a step there may be the environment's, not the code's."""
+        out = []
+        for i in range(1, len(self.commits)):
+            before, after = self.commits[i - 1].machine_info, self.commits[i].machine_info
+            if diff := environment_diff(before, after):
+                out.append((i, diff))
+        return out
 
     def groups(self) -> dict[str, list[CaseSeries]]:
         out: dict[str, list[CaseSeries]] = {}
@@ -125,6 +137,7 @@ def load_history(files: Iterable[Path], key: str) -> History:
             time=str(runs[0][1].get("time", "")),
             ran=min(r[2] for r in runs),
             branch=str(runs[0][1].get("branch") or ""),
+            machine_info=runs[0][0].machine_info,
         )
         for slot, runs in by_commit.items()
     }

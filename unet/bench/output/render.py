@@ -111,6 +111,7 @@ def verdict_summary(
 ) -> str:
     """What a person reads first: the counts per outcome, then each regression and improvement,
     why the unsure ones are unsure, and the cases not gated here."""
+    from unet.bench.results.expected import EXPECTED
     from unet.bench.stats.verdict import IMPROVEMENT, NOT_GATED, REGRESSION, UNSURE
 
     by: dict[str, list[Verdict]] = {}
@@ -123,6 +124,8 @@ def verdict_summary(
         for v in by.get(outcome, []):
             limit = max(v.noise_floor, 0.0)
             lines.append(f"  {outcome}: {v.case} {v.change:+.1%} (beyond a floor of {limit:.1%})")
+    for v in by.get(EXPECTED, []):  # acknowledged in benchmarks/expected_changes.toml
+        lines.append(f"  {EXPECTED}: {v.case} {v.change:+.1%} ({v.note})")
     reasons: dict[str, list[Verdict]] = {}
     for v in by.get(UNSURE, []):
         reasons.setdefault(v.note or "too noisy to tell at this effect size", []).append(v)

@@ -13,6 +13,8 @@ import pytest
 from unet.bench.measure.kept import KeptCase
 from unet.bench.measure.timing import rerun_samples
 from unet.bench.results.axes import cost_key
+from unet.bench.results.environment import environment_diff, with_environment
+from unet.bench.results.expected import ExpectedChange, acknowledge
 from unet.bench.results.floors import Calibration
 from unet.bench.results.manifest import (
     cost_changes,
@@ -132,6 +134,11 @@ class VerdictGate:
     paired: PairedConfirm | None = None  # None: no paired confirmation (tests, no git)
     base_commit: Callable[[Run], tuple[str | None, str]] = lambda run: (None, "")
     statistic: str = "median"  # --gate-on: the median, or a tail percentile of the rounds
+    # the acknowledged changes that apply against a compared run (results.expected)
+    expected_for: Callable[[Run], list[ExpectedChange]] = lambda run: []
+    here: dict[str, object] = field(default_factory=dict)  # this run's machine_info
+    stale: list[tuple[ExpectedChange, list[str]]] = field(default_factory=list)
+    environment: list[tuple[str, str, str]] = field(default_factory=list)  # vs a compared run
     verdicts: list[Verdict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # cases that could not be judged, and why
     reruns: list[str] = field(default_factory=list)
@@ -184,10 +191,19 @@ class VerdictGate:
         for names in by_run.values():
             final.update(self._confirm(saved[names[0]], names))
         self.suspects.clear()  # their models are no longer needed
-        self.verdicts = [
-            demote(v, saved[name].case(name).throttled, self.throttles.get(name, []))
+        demoted = {
+            name: demote(v, saved[name].case(name).throttled, self.throttles.get(name, []))
             for name, v in final.items()
-        ]
+        }
+        judged: dict[str, Verdict] = {}
+        for run in {id(saved[n]): saved[n] for n in demoted}.values():  # each compared run
+            mine = [v for n, v in demoted.items() if saved[n] is run]
+            acknowledged = acknowledge(mine, self.expected_for(run))
+            self.stale += acknowledged.stale
+            diff = environment_diff(run.machine_info, {"unet_bench": self.here})
+            self.environment = self.environment or diff
+            judged.update((v.case, v) for v in with_environment(acknowledged.verdicts, diff))
+        self.verdicts = [judged[name] for name in final]
 
     def _confirm(self, run: Run, names: list[str]) -> dict[str, Verdict]:
         """The suspects of one compared run: paired where its commit can be checked out,

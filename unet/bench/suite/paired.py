@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from unet.bench.measure.settings import SuiteOptions
+from unet.bench.results.expected import run_commit
 from unet.bench.results.runs import Run
 from unet.bench.stats.verdict import Verdict
 
@@ -25,17 +26,8 @@ class PairedError(RuntimeError):
 
 def paired_base(run: Run, repo: Path) -> tuple[str | None, str]:
     """The commit of ``run`` that a paired A/B can check out, or None and why not."""
-    if not run.commit or run.commit == "unversioned":
-        return None, "the compared run records no commit"
-    if run.dirty:
-        return None, f"the compared run measured a tree with uncommitted changes ({run.commit[:9]})"
-    found = subprocess.run(
-        ["git", "-C", str(repo), "cat-file", "-e", f"{run.commit}^{{commit}}"],
-        capture_output=True,
-    )
-    if found.returncode:
-        return None, f"this repository does not have the compared run's commit {run.commit[:9]}"
-    return run.commit, ""
+    commit, why = run_commit(run, repo)
+    return commit, why.replace("the run", "the compared run")
 
 
 def axis_options(options: SuiteOptions) -> list[str]:
@@ -46,6 +38,7 @@ def axis_options(options: SuiteOptions) -> list[str]:
     flags += ["--channels-last"] if options.channels_last else []
     flags += [f"--autocast={options.autocast}"] if options.autocast else []
     flags += [f"--compile={options.compile}"] if options.compile else []
+    flags += [f"--cache={options.cache}"] if options.cache != "warm" else []
     return flags
 
 

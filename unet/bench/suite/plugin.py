@@ -23,6 +23,8 @@ from unet.bench.output.render import (
     verdict_table,
 )
 from unet.bench.results.axes import differing_axes, other_axes_message
+from unet.bench.results.environment import diff_lines
+from unet.bench.results.expected import stale_lines
 from unet.bench.results.floors import tier_of
 from unet.bench.results.runs import run_from_json
 from unet.bench.stats.verdict import failed
@@ -79,6 +81,7 @@ class UnetBenchPlugin:
             "key": self.state.key,
             "tier": tier_of(self.state.options.quick),  # the floors that apply (results.floors)
             **self.state.axes,
+            "environment": self.state.environment,  # diffed beside every comparison
         }
         if self.state.device.type == "cuda":  # TF32 and cuDNN flags, as in force (precision.py)
             machine_info["unet_bench"]["numerics"] = precision.settings()
@@ -168,6 +171,10 @@ class UnetBenchPlugin:
         tr.write_line(verdict_table(gate.verdicts))
         for note in gate.notes:
             tr.write_line(note)
+        for line in stale_lines(gate.stale):
+            tr.write_line(line, yellow=True)
+        if gate.verdicts:
+            tr.write_line("\n".join(diff_lines(gate.environment, markdown=False)))
         changes = self.state.cost_gate.changes if self.state.cost_gate is not None else []
         tr.write_line("")
         tr.write_line(verdict_summary(gate.verdicts, changes))

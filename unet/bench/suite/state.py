@@ -14,6 +14,7 @@ from unet import torchcompat
 from unet.bench import pbcompat
 from unet.bench.measure.compiled import CUDAGRAPH_MODES
 from unet.bench.measure.energy import EnergyMeter
+from unet.bench.measure.environment import environment
 from unet.bench.measure.hardware import hardware_info, hardware_key
 from unet.bench.measure.runner import CaseRunner
 from unet.bench.measure.settings import SuiteOptions
@@ -21,6 +22,7 @@ from unet.bench.measure.telemetry import Telemetry
 from unet.bench.measure.timing import use_device
 from unet.bench.measure.turns import Channel
 from unet.bench.results.axes import key_suffix, run_axes
+from unet.bench.results.expected import ExpectedChangesError, active, file_at, parse
 from unet.bench.results.explained import CONFIRMED, Explained, against_saved, repro_command
 from unet.bench.results.floors import FloorsError, calibration_for, tier_of
 from unet.bench.results.manifest import ManifestError, load_manifest
@@ -45,6 +47,7 @@ class SuiteState:
     compare_paths: list[Path] = field(default_factory=list)  # what --benchmark-compare loads
     compared: list[ComparedRun] = field(default_factory=list)  # as pytest-benchmark loaded them
     explained: list[Explained] = field(default_factory=list)  # the flagged cases, attributed
+    environment: dict[str, str] = field(default_factory=dict)  # measure.environment's
     # benchmarks this tier gives no cases (the quick tier has no capacity group): deselected
     without_cases: set[str] = field(default_factory=set)
 
@@ -183,7 +186,11 @@ def build_state(config: pytest.Config) -> SuiteState:
     verdict_gate = (
         verdict_gate_for(config, options, key, runner.warmup_s) if options.verdict else None
     )
-    return SuiteState(options, info, key, folder, runner, cost_gate, verdict_gate, compare_paths)
+    state = SuiteState(options, info, key, folder, runner, cost_gate, verdict_gate, compare_paths)
+    state.environment = environment(runner.telemetry)
+    if verdict_gate is not None:  # what each compared run's environment is diffed against
+        verdict_gate.here = {**info, "environment": state.environment}
+    return state
 
 
 def verdict_gate_for(
@@ -196,6 +203,10 @@ def verdict_gate_for(
     except FloorsError as err:
         raise pytest.UsageError(str(err)) from None
     repo = config.rootpath
+    try:  # the working tree's file, checked before anything runs
+        parse(file_at(repo, None))
+    except ExpectedChangesError as err:
+        raise pytest.UsageError(str(err)) from None
     return VerdictGate(
         options.min_effect,
         calibration,
@@ -203,6 +214,7 @@ def verdict_gate_for(
         paired=lambda commit, ids: confirm_paired(repo, commit, ids, options),
         statistic=options.gate_on,
         base_commit=lambda run: paired_base(run, repo),
+        expected_for=lambda run: active(repo, paired_base(run, repo)[0]),
     )
 
 
