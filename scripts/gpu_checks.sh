@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Every check that needs a CUDA GPU, as one staged run that fits a short lease: each stage has
 # a time budget (seconds, below) after which it is stopped (SIGINT, so pytest still writes what
-# it measured), and the run goes on; the whole run stays under 8 minutes on an H100/H200.
+# it measured), and the run goes on; the whole run stays under 8.5 minutes on an H100/H200.
 # Results go to one folder, at most 8 files (what a lent machine sends back):
 #   summary.md    the stages with exit codes and times, the environment and numerics settings,
 #                 median / do_bench per case, kernel signatures, CUDA counters vs the committed
 #                 CPU ones, the cudagraph compile modes, NVML telemetry
 #   checks.log    every stage's output
 #   tests.log     the unit tests that concern CUDA
-#   quick.json    the quick tier with --do-bench
+#   quick.json    the quick tier with --do-bench (and NVML's energy per call)
 #   cuda-run.json the full suite, saved as the GPU baseline (unet-bench save-baseline --run)
 #   compile.json  the quick upsample cases under --compile=reduce-overhead
 #   ab.md         an A/A of the quick tier (no change: any regression there is a false alarm)
@@ -44,6 +44,7 @@ STAGES=(
     "counters and summary|15|stage_summary"
     "cudagraph compile modes|50|stage_compile"
     "explain on CUDA|40|stage_explain"
+    "cold caches, quick tier|30|stage_cold"
     "A/A of the quick tier|90|stage_aa"
 )
 
@@ -105,6 +106,11 @@ stage_compile() {
 stage_explain() {
     "$py" -m unet.cli explain 'conv=standard-norm=batch-up=interpolate-bs=1' --device cuda \
         --out /tmp/unet-bench-explain && cp /tmp/unet-bench-explain/explain.md "$out/"
+}
+stage_cold() {  # L2 flushed before every call, side by side with the warm quick tier (checks.log)
+    suite --quick --cache cold --benchmark-json=/tmp/unet-bench-cold.json &&
+        "$py" -m unet.cli report "$out/quick.json" --vs /tmp/unet-bench-cold.json |
+        sed -n '/^## Against/,$p'
 }
 stage_aa() {
     # A/B needs git history (it checks out a base revision): a copied tree without one gets one
