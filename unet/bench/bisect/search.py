@@ -58,6 +58,7 @@ def verdict_line(v: Verdict) -> str:
         f"{v.case}: {v.outcome} {v.change:+.1%} (base {v.base_median * 1e3:.4g} ms "
         f"[{v.base_ci[0] * 1e3:.4g}, {v.base_ci[1] * 1e3:.4g}], head {v.head_median * 1e3:.4g} ms "
         f"[{v.head_ci[0] * 1e3:.4g}, {v.head_ci[1] * 1e3:.4g}])"
+        + (f"; {v.note}" if v.note else "")  # e.g. the environments differ
     )
 
 
