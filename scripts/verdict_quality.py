@@ -93,7 +93,7 @@ def main() -> int:
     subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
     results: dict[str, object] = {"quick": args.quick, "device": args.device, "work": str(work)}
     results["unchanged"] = [run_once(clone, args, f"run-{i}", logs) for i in range(args.runs)]
-    saved = sorted((clone / ".benchmarks").glob("*/*.json"))
+    saved = sorted((clone / ".benchmarks").glob("*/*/*.json"))  # key / machine / run
     results["compare"] = [compare(clone, a, b) for a, b in itertools.pairwise(saved)]
     layers = clone / "unet" / "layers.py"
     layers.write_text(layers.read_text() + DELAY.format(seconds=args.delay_ms / 1e3))

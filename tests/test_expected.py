@@ -288,3 +288,32 @@ def test_the_history_page_marks_the_commit_where_the_environment_changed(tmp_pat
     assert "<td><code>bbbbbbb</code></td>" not in page  # nothing changed there
     assert "env: torch" in page  # the chart's marker
     assert "Environment changed at `ccccccc`: torch 2.13.0 → 2.14.0" in written[1].read_text()
+
+
+def test_the_history_gives_the_reason_beside_the_step_it_explains(tmp_path):
+    from unet.bench.history.findings import LATENCY, Finding, with_declared
+    from unet.bench.history.series import Commit
+    from unet.bench.history.steps import STEP, Change
+
+    repo, c0, c1, c2 = _repo(tmp_path)
+    commits = {c: Commit(c, False, "", "") for c in (c0, c1, c2)}
+
+    def step(start: str, end: str, change: float, case: str = CASE) -> Finding:
+        size = Change(STEP, 0, 1, 0.010, 0.010 * (1 + change), change)
+        return Finding(case, "g", LATENCY, size, commits[start], commits[end])
+
+    explained, later, faster, other = with_declared(
+        [step(c0, c1, 0.2), step(c1, c2, 0.2), step(c0, c1, -0.2), step(c0, c1, 0.2, "x")], repo
+    )
+    assert explained.declared == "a wider first block"  # c1 added it, for this case, slower
+    assert later.declared == ""  # the entry was already at c1
+    assert faster.declared == ""  # declared slower, not faster
+    assert other.declared == ""
+    assert explained.to_dict()["declared"] == "a wider first block"
+
+
+def test_compare_lists_a_new_torch_in_one_of_the_runs(tmp_path, capsys):
+    a = _with_env(write_run(tmp_path / "a.json"))
+    b = _with_env(write_run(tmp_path / "b.json", seed=3), torch="2.14.0")
+    main(["compare", str(a), str(b), "--markdown", "--allow-other-hardware"])
+    assert "- torch: 2.13.0 → 2.14.0" in capsys.readouterr().out
