@@ -50,6 +50,11 @@ def shape_text(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape))
 
 
+def hourglass_input(config: UNetConfig, batch_size: int) -> tuple[int, ...]:
+    """The input of a whole-hourglass case: a batch of the config's square images."""
+    return (batch_size, config.in_channels, config.input_size, config.input_size)
+
+
 @dataclass(frozen=True)
 class ModelCase:
     config: UNetConfig
@@ -61,8 +66,7 @@ class ModelCase:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        c = self.config
-        return (self.batch_size, c.in_channels, c.input_size, c.input_size)
+        return hourglass_input(self.config, self.batch_size)
 
     @property
     def group(self) -> str:
@@ -81,8 +85,7 @@ class CapacityCase:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        c = self.config
-        return (self.batch_size, c.in_channels, c.input_size, c.input_size)
+        return hourglass_input(self.config, self.batch_size)
 
     @property
     def group(self) -> str:

@@ -202,31 +202,25 @@ def compare_percentile(
 
     p = statistic_p(thresholds.statistic)
     b_tail, h_tail = percentile(base, p), percentile(head, p)
-    described = sides(base, head)
     if b_tail is None or h_tail is None:
         n = min(len(base), len(head))
-        return Verdict(
-            case=case,
-            outcome=UNSURE,
-            change=0.0,
-            p_value=1.0,
-            **described,
-            noise_floor=thresholds.noise_floor,
-            note=f"too few rounds for p{p} ({n} < {PERCENTILE_SAMPLES[p]})",
-            statistic=thresholds.statistic,
-        )
-    change = h_tail / b_tail - 1
-    pooled = float(np.percentile(np.concatenate([base, head]), p))
-    above = [int(np.sum(np.asarray(x) > pooled)) for x in (head, base)]
-    counts = [[above[0], len(head) - above[0]], [above[1], len(base) - above[1]]]
-    pvalue = float(stats.fisher_exact(counts).pvalue)
+        change, pvalue, outcome = 0.0, 1.0, UNSURE
+        note = f"too few rounds for p{p} ({n} < {PERCENTILE_SAMPLES[p]})"
+    else:
+        change = h_tail / b_tail - 1
+        pooled = float(np.percentile(np.concatenate([base, head]), p))
+        above = [int(np.sum(np.asarray(x) > pooled)) for x in (head, base)]
+        counts = [[above[0], len(head) - above[0]], [above[1], len(base) - above[1]]]
+        pvalue = float(stats.fisher_exact(counts).pvalue)
+        outcome, note = decide(change, pvalue, True, thresholds), ""
     return Verdict(
         case=case,
-        outcome=decide(change, pvalue, True, thresholds),
+        outcome=outcome,
         change=change,
         p_value=pvalue,
-        **described,
+        **sides(base, head),
         noise_floor=thresholds.noise_floor,
+        note=note,
         statistic=thresholds.statistic,
     )
 
