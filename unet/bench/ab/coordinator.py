@@ -112,7 +112,7 @@ def run_generation(
                     settings, s, trees[s.side], cases.get(s.side, []), costs and not s.slot
                 )
             )
-        schedule = Schedule(states, settings.blocks, PAIRED_WORKERS)
+        schedule = Schedule(states, settings.blocks, PAIRED_WORKERS, settings.rounds_share)
         _take_turns(settings, schedule, workers, started)
     finally:
         for w in workers:

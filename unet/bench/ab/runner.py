@@ -1,10 +1,10 @@
 """Same-runner A/B: a base revision against the working tree, on one machine, in one job.
 
 The base is checked out in a temporary git worktree (the user's tree is never touched). A base
-that speaks the paired protocol is measured by paired workers taking turns (``coordinator``), in
-one generation whose suspected regressions a second generation of fresh workers must confirm
-(``verdict.judge_and_confirm``), or with ``--sequential`` in generations until each case is
-settled (``stats.sequential``); an older base in whole-suite process blocks (``legacy``).
+that speaks the paired protocol is measured by paired workers taking turns (``coordinator``) in
+generations of fresh processes until each case is settled (``stats.sequential``); with
+``--gate-on p90|p99``, in one generation whose suspected regressions a second must confirm
+(``verdict.judge_and_confirm``). An older base runs in whole-suite process blocks (``legacy``).
 """
 
 from __future__ import annotations
@@ -103,14 +103,21 @@ def explain_flagged(settings: ABSettings, trees: dict[str, Path], result: ABResu
 
 
 def measure_paired(settings: ABSettings, trees: dict[str, Path], result: ABResult) -> ABResult:
-    """One generation of paired workers over every case; suspected regressions measured again
-    by a second generation of fresh workers and confirmed or not (``--sequential``: generations
-    until each case is settled, ``measure_sequential``)."""
-    if settings.sequential:
+    """Paired workers in generations: the median gate judges sequentially
+    (``measure_sequential``); a tail percentile's (``--gate-on``), which judges rounds rather
+    than process medians, in one generation whose suspects a second one confirms
+    (``measure_confirmed``)."""
+    if settings.gate_on == "median":
         return measure_sequential(settings, trees, result)
+    return measure_confirmed(settings, trees, result)
+
+
+def measure_confirmed(settings: ABSettings, trees: dict[str, Path], result: ABResult) -> ABResult:
+    """One generation of paired workers over every case; suspected regressions measured again
+    by a second generation of fresh workers and confirmed or not."""
     settings.say(
         f"paired workers, {PAIRED_WORKERS} per side, {settings.blocks} round blocks per case "
-        "and side"
+        f"and side; suspects judged on {settings.gate_on} confirmed by fresh workers"
     )
     first, workers = run_generation(settings, trees, 0, {}, costs=True)
     generations = [first]
@@ -123,14 +130,8 @@ def measure_paired(settings: ABSettings, trees: dict[str, Path], result: ABResul
         return compare_generations(case, per_generation, settings.min_effect, settings.gate_on)
 
     def remeasure(suspects: list[str]):
-        # fresh processes: a process's own speed is the likeliest cause of a false alarm, and
-        # the same processes would repeat it
         settings.say(f"re-measuring {len(suspects)} suspected regression(s) in new workers")
-        node_ids = {
-            side: [_side_run(settings, workers, side).cases[c]["fullname"] for c in suspects]
-            for side in SIDES
-        }
-        again, more = run_generation(settings, trees, PAIRED_WORKERS, node_ids, costs=False)
+        again, more = _next_generation(settings, trees, workers, len(generations), suspects)
         workers.extend(more)
         generations.append(again)
         return judge  # now over both generations
@@ -167,24 +168,33 @@ def measure_sequential(settings: ABSettings, trees: dict[str, Path], result: ABR
         pending = [case for case in common if not settled(verdicts[case])]
         if not pending:
             break
-        # fresh processes: a process's own speed is the likeliest cause of a false alarm, and
-        # the same processes would repeat it
         settings.say(
             f"{len(pending)} case(s) unsettled after {len(generations)} generation(s); "
             "more turns in new workers"
         )
-        node_ids = {
-            side: [_side_run(settings, workers, side).cases[c]["fullname"] for c in pending]
-            for side in SIDES
-        }
-        first_slot = len(generations) * PAIRED_WORKERS
-        again, more = run_generation(settings, trees, first_slot, node_ids, costs=False)
+        again, more = _next_generation(settings, trees, workers, len(generations), pending)
         workers.extend(more)
         generations.append(again)
         result.reruns = sorted(set(result.reruns) | set(pending))
         verdicts.update((case, judge(case)) for case in pending)
     result.verdicts = [verdicts[case] for case in common]
     return _finish(settings, workers, generations, measured, result)
+
+
+def _next_generation(
+    settings: ABSettings,
+    trees: dict[str, Path],
+    workers: list[WorkerProcess],
+    done: int,
+    cases: list[str],
+) -> tuple[Schedule, list[WorkerProcess]]:
+    """Generation ``done + 1``: fresh workers on just ``cases`` (a process's own speed is the
+    likeliest cause of a false alarm, and the same processes would repeat it)."""
+    node_ids = {
+        side: [_side_run(settings, workers, side).cases[c]["fullname"] for c in cases]
+        for side in SIDES
+    }
+    return run_generation(settings, trees, done * PAIRED_WORKERS, node_ids, costs=False)
 
 
 def _finish(

@@ -49,9 +49,17 @@ class Grant:
     go: bool
     blocks: int
     side_blocks: int
+    rounds_share: float = 1.0  # the side's rounds, as a share of one suite run's
 
     def message(self) -> dict[str, object]:
-        return {"go": self.go, "blocks": self.blocks, "side_blocks": self.side_blocks}
+        # a worker of an older base ignores "share" and times a suite run's rounds: slower,
+        # not wrong (each process's median counts once)
+        return {
+            "go": self.go,
+            "blocks": self.blocks,
+            "side_blocks": self.side_blocks,
+            "share": self.rounds_share,
+        }
 
 
 @dataclass
@@ -59,6 +67,7 @@ class Schedule:
     workers: list[WorkerState]
     side_blocks: int  # round blocks per side and case
     per_side: int = 2  # worker processes per side
+    rounds_share: float = 1.0  # a side's rounds of a case, as a share of one suite run's
     # side -> case -> worker -> its rounds: the process, not the round block, is the unit of a
     # verdict, because round blocks of one process share its speed
     samples: dict[str, dict[str, dict[str, list[float]]]] = field(
@@ -117,7 +126,7 @@ class Schedule:
 
     def _grant(self, w: WorkerState, go: bool, blocks: int) -> Grant:
         w.request = None
-        return Grant(w, go, blocks, self.side_blocks)
+        return Grant(w, go, blocks, self.side_blocks, self.rounds_share)
 
     def process_samples(self, side: str, case: str) -> list[list[float]]:
         """The rounds of ``case`` on ``side``, one list per worker process."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from unet.bench.defaults import DEFAULT_BLOCKS, MIN_EFFECT
+from unet.bench.defaults import AB_ROUNDS_SHARE, DEFAULT_BLOCKS, MIN_EFFECT
 from unet.bench.errors import ToolError, UsageError
 from unet.bench.invoke import suite_command
 from unet.bench.results.floors import DEFAULT_PATH as FLOORS
@@ -36,6 +36,9 @@ class ABSettings:
     device: str = "auto"
     quick: bool = False
     blocks: int = DEFAULT_BLOCKS  # round blocks per case and side (paired workers)
+    # a side's rounds of a case per generation, as a share of one suite run's (calibrate: 1,
+    # so its floors stay those of processes that time what a run times)
+    rounds_share: float = AB_ROUNDS_SHARE
     min_effect: float = MIN_EFFECT
     gate_on: str = "median"  # what is judged: the median, or p90 / p99 of the rounds
     pytest_args: Sequence[str] = ()
@@ -45,7 +48,6 @@ class ABSettings:
     # and bisect then says whether the first bad commit declared it
     acknowledge: bool = True
     floors: Path = FLOORS  # the calibrated floors: earlier evidence of each case's spread
-    sequential: bool = False  # judge in generations until settled (stats.sequential)
     log: TextIO = field(default=sys.stderr)
     command_name: str = "ab"  # whose progress lines these are (bisect runs A/Bs too)
 

@@ -17,7 +17,7 @@ from unet.bench.commands.common import (
     add_pytest_args,
     add_quick,
 )
-from unet.bench.errors import FOUND, NOTHING_FOUND, UsageError
+from unet.bench.errors import FOUND, NOTHING_FOUND
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,8 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "ab",
         help="same-runner A/B: a base revision vs the working tree, interleaved, with verdicts",
         description="Checks out BASE in a temporary git worktree, runs its suite and the "
-        "working tree's in alternating round blocks on this machine, re-measures suspected "
-        "regressions in fresh processes, prints the verdict table (Markdown) and writes "
+        "working tree's in alternating round blocks on this machine, in generations of fresh "
+        "processes until each case is settled, prints the verdict table (Markdown) and writes "
         "ab.md, ab.json, ab.png. "
         "Exit 1 on a confirmed regression or a cost change. Arguments after -- go to pytest.",
     )
@@ -37,12 +37,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_min_effect(ab)
     add_gate_on(ab)
     add_floors(ab)
-    ab.add_argument(
-        "--sequential",
-        action="store_true",
-        help="experimental: judge in generations of fresh processes until each case is "
-        "settled (up to 4; see the README for how it measured against the default here)",
-    )
     add_out(ab, "ab")
     add_pytest_args(ab)
     ab.set_defaults(handler=run, interrupted="the base worktree was removed")
@@ -54,11 +48,6 @@ def run(args: argparse.Namespace) -> int:
     from unet.bench.output.report import plot_ab
     from unet.bench.stats.verdict import failed
 
-    if args.sequential and args.gate_on != "median":
-        raise UsageError(
-            f"--gate-on {args.gate_on} with --sequential: the sequential design judges "
-            "per-process medians; drop one of them"
-        )
     settings = ab_settings(args, "ab")
     out = settings.out
     started = time.perf_counter()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 
 from unet.bench.commands.common import (
     add_blocks,
@@ -62,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise UsageError(str(err)) from None
     path = args.floors or DEFAULT_PATH
-    settings = ab_settings(args, "calibrate")
+    # processes that time what a suite run times: the floors judge saved runs
+    settings = replace(ab_settings(args, "calibrate"), rounds_share=1.0)
     commit = head_commit(settings.repo)
     found = calibrate(settings, args.runs, commit)
     print(floor_table(found.calibration.cases))

@@ -139,7 +139,6 @@ def ab_settings(args: argparse.Namespace, command: str):
         min_effect=getattr(args, "min_effect", MIN_EFFECT),  # calibrate judges nothing
         gate_on=getattr(args, "gate_on", "median"),
         **({"floors": args.floors} if getattr(args, "floors", None) else {}),
-        sequential=getattr(args, "sequential", False),
         pytest_args=list(args.pytest_args),
         command_name=command,
     )

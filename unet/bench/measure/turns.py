@@ -39,6 +39,7 @@ PROTOCOL = 1  # bump on any change to the messages above
 ENV_FD = "UNET_BENCH_AB_FD"
 ENV_SIDE = "UNET_BENCH_AB_SIDE"  # e.g. base-0, head-1
 SETUP, FINAL = "setup", "final"
+MIN_PROCESS_ROUNDS = 9  # a process's median of fewer rounds would add its own noise to the spread
 
 
 class CoordinatorGone(RuntimeError):
@@ -55,6 +56,7 @@ class Channel:
             DEFAULT_BLOCKS // 2
         )  # this worker's round blocks of the case; set by each grant
         self.side_blocks = DEFAULT_BLOCKS  # its side's round blocks of the case
+        self.share = 1.0  # the side's rounds, as a share of what a suite run would time
 
     @classmethod
     def from_env(cls) -> Channel | None:
@@ -77,6 +79,7 @@ class Channel:
         reply = json.loads(line)
         self.blocks = int(reply.get("blocks", self.blocks))
         self.side_blocks = int(reply.get("side_blocks", self.side_blocks))
+        self.share = float(reply.get("share", self.share))
         return bool(reply["go"])
 
 
@@ -107,8 +110,12 @@ def time_in_turns(
     """Time ``name`` as a paired worker: the rounds of ``plan`` for this side, split into round
     blocks that take turns with the other workers; this worker runs ``channel.blocks`` of
     them. Returns extra_info fields."""
-    rounds = plan.rounds(per_call)
-    per_block = max(1, round(rounds / channel.side_blocks))
+    rounds = max(plan.min_rounds, math.ceil(plan.rounds(per_call) * channel.share))
+    # at least MIN_PROCESS_ROUNDS of its own: a process's median counts once in the verdict
+    per_block = max(
+        math.ceil(MIN_PROCESS_ROUNDS / max(channel.blocks, 1)),
+        round(rounds / channel.side_blocks),
+    )
     started = 0  # rounds started so far
 
     def setup() -> None:

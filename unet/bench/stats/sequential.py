@@ -6,24 +6,32 @@ The unit is the process: each process's median of a case counts once. Per genera
 the mean log medians, head minus base, so drift between generations, which moves both sides
 alike, cancels. The noise is the spread of the log medians within each side of a generation,
 pooled over all generations of this run, with the case's calibrated floor's spread (``Floor``)
-added as earlier evidence of the same quantity where one exists. Under normal log medians the
-weighted mean effect over its standard error follows Student's t with the pooled degrees of
-freedom, so each look gives a confidence interval of the change.
+added as earlier evidence of the same quantity where one exists and this run's spread does not
+contradict it (an F-test: a calibration from a quieter hour would make every look too sure).
+Under normal log medians the weighted mean effect over its standard error follows Student's t
+with the pooled degrees of freedom, so each look gives a confidence interval of the change.
 
-Looking after every generation would inflate the false-alarm rate if each look used the full
-``alpha``; each look uses ``alpha / MAX_GENERATIONS`` instead (a Bonferroni bound over the
-looks: the probability that *any* look falsely rejects is at most the sum of the looks' rates,
-whatever the stopping rule, since a case stops only when settled). A regression needs two
-generations at least: a change seen by one generation's processes alone never confirms one.
+A change (``regression`` or ``improvement``) needs two generations at least: what one
+generation's processes alone show is always seen again by fresh processes, since a process's
+own speed is what most often fakes a difference. So a change can be called at looks 2 to
+``MAX_GENERATIONS`` only, and each of those looks uses ``alpha / (MAX_GENERATIONS - 1)``: a
+Bonferroni bound over the looks (the probability that *any* look falsely calls a change is at
+most the sum of the looks' levels, whatever the stopping rule).
 
-Outcomes after each look: ``no change`` when the estimated change is below ``min_effect``;
-``regression`` / ``improvement`` when the interval excludes no change and the estimate reaches
-``min_effect``; else ``unsure``, which takes another generation only when one could settle it:
-not at the cap, and from the second look on not when even the last look's interval, projected
-from this noise (each further generation adds two processes a side), would still be wider than
-the estimated change (futility: more processes would not tell, so the case stops as ``unsure``
-instead of running to the cap). Stopping early can only remove rejections, so the bound above
-still holds.
+Outcomes after each look, the change being ``exp(effect) - 1``:
+
+* ``regression`` / ``improvement``: two generations or more, the look's interval excludes no
+  change and the change reaches ``min_effect``;
+* ``no change``: the change is below ``min_effect`` *and* the data rule out a change of
+  ``EQUIVALENCE`` x ``min_effect`` (the one-sided ``EQUIVALENCE_BETA`` bounds of the change lie
+  inside it). An estimate near zero from processes that happened to hide a change is not
+  enough: with a wide interval the case takes another generation. This level bounds misses, not
+  false alarms, so it is far looser than ``alpha``;
+* else ``unsure``, which takes another generation only when one could settle it: not at the
+  cap, and from the second look on not when even the last look's interval, projected from this
+  noise (each further generation adds two processes a side), could neither exclude no change
+  nor rule out the margin (futility: the case stops as ``unsure`` instead of running to the
+  cap). Stopping early only removes looks, so the bound above still holds.
 """
 
 from __future__ import annotations
@@ -47,10 +55,20 @@ from unet.bench.stats.verdict import (
 
 MAX_GENERATIONS = 4  # looks per case: the first generation and up to three more
 SEQUENTIAL_ALPHA = 0.002  # per case over all its looks, two-sided
-MIN_GENERATIONS_FOR_REGRESSION = 2
+MIN_GENERATIONS_FOR_CHANGE = 2  # a change is always seen again by fresh processes
 MIN_GENERATIONS_FOR_FUTILITY = 2  # the first look's spread has too few degrees of freedom
+EQUIVALENCE = 2.0  # "no change" rules out a change of this many times min_effect
+EQUIVALENCE_BETA = 0.05  # one-sided level of that ruling-out
+PRIOR_CHECK = 0.05  # the F-test's level: a run this much noisier than its calibration ignores it
 
 Processes = Sequence[Sequence[float]]  # one list of rounds per process
+
+
+def _t(level: float, dof: int) -> float:
+    """Student's t quantile of two-sided ``level``."""
+    from scipy import stats  # imported when used: it costs every process 0.7 s
+
+    return float(stats.t.isf(level / 2, dof))
 
 
 @dataclass(frozen=True)
@@ -62,22 +80,20 @@ class Evidence:
     dof: int  # degrees of freedom of the pooled spread
     generations: int
     weight: float  # the generations' total weight, 1 / (1/n_base + 1/n_head) each
+    prior_used: bool = False  # whether the calibrated spread was pooled in
 
-    def interval(self, alpha: float) -> tuple[float, float]:
-        from scipy import stats  # imported when used: it costs every process 0.7 s
+    def interval(self, level: float) -> tuple[float, float]:
+        """The two-sided ``1 - level`` confidence interval of the effect."""
+        half = _t(level, self.dof) * self.se
+        return self.effect - half, self.effect + half
 
-        t = float(stats.t.isf(alpha / 2, self.dof))
-        return self.effect - t * self.se, self.effect + t * self.se
-
-    def projected_half_width(self, alpha: float, looks: int) -> float:
-        """The interval's half-width (log scale) at the last look, if each further generation
-        brings two processes a side at today's spread."""
-        from scipy import stats
-
+    def projected_half_width(self, level: float, looks: int) -> float:
+        """The two-sided ``1 - level`` interval's half-width (log scale) at the last look, if
+        each further generation brings two processes a side at today's spread."""
         more = max(looks - self.generations, 0)
         sigma = self.se * math.sqrt(self.weight)  # the pooled spread of one log median
         se = sigma / math.sqrt(self.weight + more)  # two processes a side: weight 1 each
-        return float(stats.t.isf(alpha / 2, self.dof + 2 * more)) * se
+        return _t(level, self.dof + 2 * more) * se
 
     def p_value(self) -> float:
         from scipy import stats
@@ -89,6 +105,16 @@ class Evidence:
 
 def _log_medians(processes: Processes) -> np.ndarray:
     return np.log([float(np.median(p)) for p in processes if len(p)])
+
+
+def _prior_agrees(run_variance: float, run_dof: int, prior: Floor) -> bool:
+    """Whether this run's spread is within what the calibration's allows (one-sided F-test)."""
+    if run_dof == 0 or prior.log_spread <= 0:
+        return run_dof == 0 or run_variance == 0
+    from scipy import stats
+
+    ratio = run_variance / prior.log_spread**2
+    return ratio <= float(stats.f.isf(PRIOR_CHECK, run_dof, prior.processes - 1))
 
 
 def evidence(
@@ -107,7 +133,8 @@ def evidence(
         for side in (b, h):
             squares += float(((side - side.mean()) ** 2).sum())
             dof += len(side) - 1
-    if prior is not None:  # the calibration's processes: earlier evidence of the same spread
+    used = prior is not None and _prior_agrees(squares / max(dof, 1), dof, prior)
+    if used:  # the calibration's processes: earlier evidence of the same spread
         squares += (prior.processes - 1) * prior.log_spread**2
         dof += prior.processes - 1
     if not effects or dof == 0:
@@ -115,7 +142,23 @@ def evidence(
     variance = squares / dof
     total = sum(weights)
     effect = sum(e * w for e, w in zip(effects, weights, strict=True)) / total
-    return Evidence(effect, math.sqrt(variance / total), dof, len(effects), total)
+    return Evidence(effect, math.sqrt(variance / total), dof, len(effects), total, used)
+
+
+@dataclass(frozen=True)
+class Levels:
+    """The levels one look is judged at."""
+
+    change: float  # two-sided, for calling a regression or improvement
+    equivalence: float  # two-sided, for ruling out the margin (2 x the one-sided beta)
+    margin: float  # log scale: the change that "no change" must rule out
+    min_effect: float
+
+
+def _levels(alpha: float, looks: int, min_effect: float) -> Levels:
+    calls = max(looks - MIN_GENERATIONS_FOR_CHANGE + 1, 1)  # the looks that can call a change
+    margin = math.log1p(EQUIVALENCE * min_effect)
+    return Levels(alpha / calls, 2 * EQUIVALENCE_BETA, margin, min_effect)
 
 
 def sequential_verdict(
@@ -136,18 +179,19 @@ def sequential_verdict(
     found = evidence(generations, prior)
     b_meds = tuple(float(np.median(p)) for b, _ in generations for p in b)
     h_meds = tuple(float(np.median(p)) for _, h in generations for p in h)
+    levels = _levels(alpha, looks, min_effect)
     more = len(generations) < looks
     if found is None or min(len(base), len(head)) < MIN_SAMPLES:
         change = float(np.median(h_meds)) / float(np.median(b_meds)) - 1
         p, half, outcome = 1.0, math.inf, UNSURE
     else:
-        lo, hi = found.interval(alpha / looks)
+        lo, hi = found.interval(levels.change)
         change, p, half = math.expm1(found.effect), found.p_value(), math.expm1((hi - lo) / 2)
-        outcome = _decide(change, lo, hi, found.generations, min_effect)
+        outcome = _decide(found, levels)
         if outcome == UNSURE and more and found.generations >= MIN_GENERATIONS_FOR_FUTILITY:
             # more processes must be able to tell; a spread from one generation's two
             # processes a side is too rough to give up on (a 10 % slowdown was lost so)
-            more = abs(found.effect) >= found.projected_half_width(alpha / looks, looks)
+            more = _could_settle(found, levels, looks)
     return Verdict(
         case=case,
         outcome=outcome,
@@ -161,14 +205,28 @@ def sequential_verdict(
     )
 
 
-def _decide(change: float, lo: float, hi: float, generations: int, min_effect: float) -> str:
-    if abs(change) < min_effect:
-        return NO_CHANGE
-    if lo > 0 and generations >= MIN_GENERATIONS_FOR_REGRESSION:
-        return REGRESSION
-    if hi < 0:
-        return IMPROVEMENT
-    return UNSURE
+def _decide(found: Evidence, levels: Levels) -> str:
+    change = math.expm1(found.effect)
+    if abs(change) >= levels.min_effect:
+        lo, hi = found.interval(levels.change)
+        if found.generations < MIN_GENERATIONS_FOR_CHANGE:
+            return UNSURE
+        if lo > 0:
+            return REGRESSION
+        if hi < 0:
+            return IMPROVEMENT
+        return UNSURE
+    lo, hi = found.interval(levels.equivalence)
+    return NO_CHANGE if -levels.margin < lo and hi < levels.margin else UNSURE
+
+
+def _could_settle(found: Evidence, levels: Levels, looks: int) -> bool:
+    """Whether the last look, at this noise, could call a change of this size or rule out the
+    margin around this estimate."""
+    effect = abs(found.effect)
+    if abs(math.expm1(found.effect)) >= levels.min_effect:
+        return effect >= found.projected_half_width(levels.change, looks)
+    return effect + found.projected_half_width(levels.equivalence, looks) < levels.margin
 
 
 def settled(verdict: Verdict) -> bool:
