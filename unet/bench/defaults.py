@@ -7,7 +7,7 @@ PAIRED_WORKERS = 2  # A/B worker processes per side
 # A/B: a side's rounds of a case in one generation, as a share of what one suite run times. The
 # process, not the round, is the unit of an A/B verdict: rounds past a steady process median buy
 # nothing, another generation of processes does (see stats/sequential.py)
-AB_ROUNDS_SHARE = 0.3
+AB_ROUNDS_SHARE = 0.2
 DEFAULT_STORAGE = ".benchmarks"  # pytest-benchmark's default storage folder
 # verdicts between runs (stats/floors.py): a floor's two-sided false-alarm rate per case; over 42
 # cases a false regression in fewer than 1 in 20 comparisons of unchanged code (42 x 0.001)

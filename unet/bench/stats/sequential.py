@@ -7,7 +7,8 @@ the mean log medians, head minus base, so drift between generations, which moves
 alike, cancels. The noise is the spread of the log medians within each side of a generation,
 pooled over all generations of this run, with the case's calibrated floor's spread (``Floor``)
 added as earlier evidence of the same quantity where one exists and this run's spread does not
-contradict it (an F-test: a calibration from a quieter hour would make every look too sure).
+contradict it (a two-sided F-test: a calibration from a quieter hour would make every look too
+sure, one from a noisier hour would keep quiet cases from settling).
 Under normal log medians the weighted mean effect over its standard error follows Student's t
 with the pooled degrees of freedom, so each look gives a confidence interval of the change.
 
@@ -59,7 +60,7 @@ MIN_GENERATIONS_FOR_CHANGE = 2  # a change is always seen again by fresh process
 MIN_GENERATIONS_FOR_FUTILITY = 2  # the first look's spread has too few degrees of freedom
 EQUIVALENCE = 2.0  # "no change" rules out a change of this many times min_effect
 EQUIVALENCE_BETA = 0.05  # one-sided level of that ruling-out
-PRIOR_CHECK = 0.05  # the F-test's level: a run this much noisier than its calibration ignores it
+PRIOR_CHECK = 0.05  # the F-test's level (two-sided): a run unlike its calibration ignores it
 
 Processes = Sequence[Sequence[float]]  # one list of rounds per process
 
@@ -108,13 +109,19 @@ def _log_medians(processes: Processes) -> np.ndarray:
 
 
 def _prior_agrees(run_variance: float, run_dof: int, prior: Floor) -> bool:
-    """Whether this run's spread is within what the calibration's allows (one-sided F-test)."""
-    if run_dof == 0 or prior.log_spread <= 0:
-        return run_dof == 0 or run_variance == 0
+    """Whether this run's spread and the calibration's can be the same (two-sided F-test): a
+    calibration from a noisier hour would keep quiet cases from settling, one from a quieter
+    hour would make every look too sure."""
+    if run_dof == 0:
+        return True
+    if prior.log_spread <= 0 or run_variance <= 0:
+        return run_variance == prior.log_spread
     from scipy import stats
 
     ratio = run_variance / prior.log_spread**2
-    return ratio <= float(stats.f.isf(PRIOR_CHECK, run_dof, prior.processes - 1))
+    dofs = (run_dof, prior.processes - 1)
+    low, high = stats.f.ppf(PRIOR_CHECK / 2, *dofs), stats.f.isf(PRIOR_CHECK / 2, *dofs)
+    return float(low) <= ratio <= float(high)
 
 
 def evidence(
