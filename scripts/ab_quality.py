@@ -9,9 +9,12 @@
    a CPU; ``--case model``: the standard hourglass with BatchNorm at batch 1, for a GPU, where
    the issue asks for a case of at least 100 us.
 
-Works on a throwaway clone of HEAD, so the checkout is never touched.
+Works on a throwaway clone of HEAD, so the checkout is never touched. ``--revisions OLD,NEW``
+measures several revisions of the gate in one sitting, interleaved: every step (the wall time,
+each A/A run, each injected run) runs once per revision before the next step, so the machine's
+noise over the minutes hits them alike. Each revision measures its own A/B (its ``unet.cli``).
 Usage: python scripts/ab_quality.py [--runs 10] [--slowdowns 0.05,0.1,0.2] [--device auto]
-       [--case upsample|model] [--skip-aa] [--out ab-quality.json]
+       [--case upsample|model] [--skip-aa] [--revisions REV,REV] [--out ab-quality.json]
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from unet.bench.ab.result import load_ab_json
@@ -104,7 +108,10 @@ def wall_time_ratio(args: argparse.Namespace, repo: Path, work: Path, ab: list[s
     one = json.loads((work / "one.json").read_text())
     median = next(b["stats"]["median"] for b in one["benchmarks"] if b["name"] == case)
     rc, ab_s, out = timed([*ab, f"--out={work}/ab-time"], repo)
-    print(f"single quick run {single_s:.1f} s, A/B {ab_s:.1f} s, ratio {ab_s / single_s:.2f}")
+    print(
+        f"{repo.name}: single quick run {single_s:.1f} s, A/B {ab_s:.1f} s, "
+        f"ratio {ab_s / single_s:.2f}"
+    )
     return {
         "single_run_s": single_s,
         "ab_run_s": ab_s,
@@ -120,31 +127,52 @@ def regressions(out_dir: Path) -> list[str]:
     return [v.case for v in result.verdicts if v.outcome == "regression"]
 
 
+@dataclass
+class Revision:
+    """One revision of the gate under test: its clone, and what it measured."""
+
+    name: str
+    repo: Path
+    work: Path
+    results: dict = field(default_factory=dict)
+    aa: list[int] = field(default_factory=list)
+    seconds: dict[str, list[float]] = field(default_factory=dict)  # A/B wall times per step
+    hits: dict[str, int] = field(default_factory=dict)
+    untouched: dict[str, int] = field(default_factory=dict)
+
+
 def injected_runs(
-    args: argparse.Namespace, repo: Path, work: Path, ab: list[str], median: float
-) -> tuple[dict[str, int], dict[str, int]]:
+    args: argparse.Namespace, revisions: list[Revision], ab: list[str], median: float
+) -> None:
     """For each slowdown: how many of ``args.runs`` A/B runs flag the slowed case, and how
-    many flag an untouched case (a false alarm beside the real change)."""
+    many flag an untouched case (a false alarm beside the real change), per revision, the
+    revisions taking turns run by run."""
     case, patched, cls, select = CASES[args.case]
     rate = gpu_cycles_per_second(args.device)
-    target = repo / patched
-    original = target.read_text()
-    detections, untouched = {}, {}
+    originals = {r.name: (r.repo / patched).read_text() for r in revisions}
     for slowdown in [float(s) for s in args.slowdowns.split(",")]:
         delay = median * slowdown
-        target.write_text(original + SPIN.format(cls=cls, delay=delay, cycles=int(delay * rate)))
-        hits = others = 0
+        key = f"{slowdown:.2f}"
+        for r in revisions:
+            spin = SPIN.format(cls=cls, delay=delay, cycles=int(delay * rate))
+            (r.repo / patched).write_text(originals[r.name] + spin)
+            r.hits[key] = r.untouched[key] = 0
+            r.seconds[key] = []
         for i in range(args.runs):
-            out_dir = work / f"slow-{slowdown}-{i}"
-            rc, _, _ = timed([*ab, f"--out={out_dir}", "--", "-k", select], repo)
-            flagged = regressions(out_dir)
-            hits += case in flagged
-            others += any(name != case for name in flagged)
-            print(f"slowdown {slowdown:.0%} run {i}: exit {rc}, flagged {flagged}", flush=True)
-        detections[f"{slowdown:.2f}"] = hits
-        untouched[f"{slowdown:.2f}"] = others
-    target.write_text(original)
-    return detections, untouched
+            for r in revisions:
+                out_dir = r.work / f"slow-{slowdown}-{i}"
+                rc, seconds, _ = timed([*ab, f"--out={out_dir}", "--", "-k", select], r.repo)
+                flagged = regressions(out_dir)
+                r.hits[key] += case in flagged
+                r.untouched[key] += any(name != case for name in flagged)
+                r.seconds[key].append(seconds)
+                print(
+                    f"{r.name} slowdown {slowdown:.0%} run {i}: exit {rc}, {seconds:.1f} s, "
+                    f"flagged {flagged}",
+                    flush=True,
+                )
+    for r in revisions:
+        (r.repo / patched).write_text(originals[r.name])
 
 
 def main() -> int:
@@ -155,10 +183,16 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("ab-quality.json"))
     parser.add_argument("--skip-aa", action="store_true", help="only the injected slowdowns")
     parser.add_argument("--case", choices=sorted(CASES), default="upsample")
+    parser.add_argument("--revisions", default="HEAD", help="comma-separated, measured interleaved")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ab-quality-"))
-    repo = work / "repo"
-    subprocess.run(["git", "clone", "-q", str(REPO), str(repo)], check=True)
+    revisions = []
+    for i, rev in enumerate(args.revisions.split(",")):
+        repo = work / f"repo{i}"
+        subprocess.run(["git", "clone", "-q", str(REPO), str(repo)], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", rev], check=True)
+        (work / f"out{i}").mkdir()
+        revisions.append(Revision(rev, repo, work / f"out{i}"))
     ab = [
         sys.executable,
         "-m",
@@ -169,19 +203,24 @@ def main() -> int:
         "--quick",
         f"--device={args.device}",
     ]
-    results: dict[str, object] = {"device": args.device, "runs": args.runs}
-    results.update(wall_time_ratio(args, repo, work, ab))
-    failures = []
+    for r in revisions:
+        r.results = {"revision": r.name, "device": args.device, "runs": args.runs}
+        r.results.update(wall_time_ratio(args, r.repo, r.work, ab))
     for i in range(0 if args.skip_aa else args.runs):
-        rc, _, _ = timed([*ab, f"--out={work}/aa-{i}"], repo)
-        failures.append(rc)
-        print(f"A/A {i}: exit {rc}", flush=True)
-    results["aa_exit_codes"] = failures
-    flagged, untouched = injected_runs(args, repo, work, ab, results["case_median_s"])
-    results["flagged_of_runs"] = flagged
-    results["untouched_case_flagged_in_runs"] = untouched
-    args.out.write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+        for r in revisions:
+            rc, seconds, _ = timed([*ab, f"--out={r.work}/aa-{i}"], r.repo)
+            r.aa.append(rc)
+            r.seconds.setdefault("aa", []).append(seconds)
+            print(f"{r.name} A/A {i}: exit {rc}, {seconds:.1f} s", flush=True)
+    injected_runs(args, revisions, ab, revisions[0].results["case_median_s"])
+    for r in revisions:
+        r.results["aa_exit_codes"] = r.aa
+        r.results["flagged_of_runs"] = r.hits
+        r.results["untouched_case_flagged_in_runs"] = r.untouched
+        r.results["ab_seconds"] = r.seconds
+    found = [r.results for r in revisions]
+    args.out.write_text(json.dumps(found if len(found) > 1 else found[0], indent=2))
+    print(json.dumps(found, indent=2))
     return 0
 
 
