@@ -115,3 +115,61 @@ def test_each_side_runs_its_blocks(blocks):
     for side in ("base", "head"):
         rounds = schedule.samples[side]["c1"]
         assert sorted(map(len, rounds.values())) == [5 * per_worker, 5 * per_worker]
+
+
+def test_every_grant_carries_the_schedules_rounds_share():
+    workers = make_workers({"base": ["c1"], "head": ["c1"]})
+    schedule = Schedule(workers, side_blocks=2, rounds_share=0.25)
+    for w in workers:
+        schedule.record(w, {"case": "c1", "stage": abworker.SETUP, "samples": []})
+    (grant,) = schedule.decide(workers)
+    assert grant.message() == {"go": True, "blocks": 1, "side_blocks": 2, "share": 0.25}
+
+
+class FakeChannel:
+    """A worker's end of the socket: every turn granted, as the coordinator set it up."""
+
+    def __init__(self, blocks: int, side_blocks: int, share: float) -> None:
+        self.blocks, self.side_blocks, self.share = blocks, side_blocks, share
+        self.turns: list[tuple[str, object, int]] = []
+
+    def turn(self, case, stage, samples=()) -> bool:
+        self.turns.append((case, stage, len(samples)))
+        return True
+
+
+class FakeBenchmark:
+    """pytest-benchmark's fixture as time_in_turns uses it: pedantic rounds, their samples."""
+
+    def __init__(self) -> None:
+        self.stats = None
+
+    def pedantic(self, fn, setup, rounds, iterations):
+        data: list[float] = []
+        self.stats = type("Stats", (), {"stats": type("S", (), {"data": data})()})()
+        for _ in range(rounds):
+            setup()
+            fn()
+            data.append(1e-3)
+
+
+@pytest.mark.parametrize(
+    ("per_call", "share", "rounds"),
+    [
+        # 1 s of 1 ms rounds is 1000 a suite run; a side's share 0.2 is 200, this worker's
+        # half of the side's 6 blocks 100
+        (1e-3, 0.2, 3 * round(200 / 6)),
+        (1e-3, 1.0, 3 * round(1000 / 6)),
+        # a 100 ms case: 2 rounds at share 0.2, but a process's median needs its own rounds
+        (0.1, 0.2, 3 * -(-abworker.MIN_PROCESS_ROUNDS // 3)),
+    ],
+)
+def test_a_worker_times_its_share_of_a_suite_runs_rounds(per_call, share, rounds):
+    channel = FakeChannel(blocks=3, side_blocks=6, share=share)
+    benchmark = FakeBenchmark()
+    plan = abworker.RoundPlan(max_time=1.0, min_rounds=5)
+    found = abworker.time_in_turns(channel, benchmark, "c1", lambda: None, per_call, plan)
+    assert len(benchmark.stats.stats.data) == rounds
+    assert found["ab_rounds_per_block"] == rounds // 3
+    # a turn before each of its 3 round blocks, and one to report the last
+    assert [stage for _, stage, _ in channel.turns] == [0, 1, 2, 3]

@@ -1,6 +1,7 @@
 """The sequential A/B verdict on synthetic process medians with known effects and noise (issue 20):
-its false-alarm rate holds when it looks after every generation, a 10 % effect is settled, and
-one generation alone never confirms a regression."""
+its false-alarm rate holds when it looks after every generation, a 10 % effect is settled, one
+generation alone never confirms a change, "no change" needs an interval that rules out twice
+min_effect, and a calibration the run contradicts is left out."""
 
 from __future__ import annotations
 
@@ -48,9 +49,10 @@ def run_sequentially(rng, effect, spread, min_effect=0.03, prior=None, alpha=0.0
 
 
 def test_many_aa_comparisons_looked_at_after_every_generation_keep_the_false_alarm_rate():
-    """min_effect 0: only the interval decides, and every look happens (nothing settles as
-    "no change"), the worst case for looking often. At alpha 0.1 over 4 looks the share of
-    A/A runs with any verdict stays below 0.1; one look at the full 0.1 each would give ~0.3."""
+    """min_effect 0: nothing settles as "no change" (its margin is 0 too), so every look that
+    can call a change happens, the worst case for looking often. At alpha 0.1 split over the
+    looks the share of A/A runs with any verdict stays below 0.1; each look at the full 0.1
+    would give ~0.25."""
     rng = np.random.default_rng(7)
     tries, alpha = 1500, 0.1
     false = 0
@@ -58,10 +60,10 @@ def test_many_aa_comparisons_looked_at_after_every_generation_keep_the_false_ala
         generations = []
         for _ in range(MAX_GENERATIONS):
             generations.append(generation(rng, 0.0, 0.05, drift=0.3 * rng.standard_normal()))
-            found = evidence(generations, None)
-            lo, hi = found.interval(alpha / MAX_GENERATIONS)
-            if lo > 0 or hi < 0:
+            verdict = sequential_verdict("c", generations, 0.0, alpha=alpha)
+            if verdict.outcome in (REGRESSION, IMPROVEMENT):
                 false += 1
+            if settled(verdict):
                 break
     assert false / tries < alpha
 
@@ -86,12 +88,47 @@ def test_a_10_percent_effect_is_settled_as_a_regression_and_an_aa_as_no_change()
     assert faster.outcome == IMPROVEMENT
 
 
-def test_one_generation_never_confirms_a_regression():
+@pytest.mark.parametrize("effect", [1.0, -0.5])
+def test_one_generation_never_confirms_a_change(effect):
+    """Neither a regression nor an improvement: what one generation's processes show is seen
+    again by fresh ones first, however clear."""
     rng = np.random.default_rng(10)
-    verdict = sequential_verdict("c", [generation(rng, 1.0, 0.001)], 0.03)
-    assert verdict.change == pytest.approx(1.0, rel=0.05)
-    assert verdict.outcome == UNSURE
+    verdict = sequential_verdict("c", [generation(rng, effect, 0.001)], 0.03)
+    assert verdict.change == pytest.approx(effect, rel=0.05)
+    assert (verdict.outcome, settled(verdict)) == (UNSURE, False)
     assert len(verdict.base_processes) == len(verdict.head_processes) == 2
+    second = sequential_verdict("c", [generation(rng, effect, 0.001) for _ in range(2)], 0.03)
+    assert second.outcome == (REGRESSION if effect > 0 else IMPROVEMENT)
+
+
+def rounds_at(*medians_ms: float) -> list[list[float]]:
+    """Processes whose 8 rounds all sit at the given medians."""
+    return [[m * 1e-3] * 8 for m in medians_ms]
+
+
+def test_an_estimate_near_zero_from_processes_far_apart_is_not_yet_no_change():
+    """Two processes a side 30 % apart can hide a 10 % slowdown: the estimate (0 here) is
+    below min_effect, but the interval does not rule out twice min_effect, so the case takes
+    another generation. Processes close together settle at once."""
+    wide = sequential_verdict("c", [(rounds_at(1.0, 1.3), rounds_at(1.0, 1.3))], 0.03)
+    assert abs(wide.change) < 0.03
+    assert (wide.outcome, settled(wide)) == (UNSURE, False)
+    tight = sequential_verdict("c", [(rounds_at(1.0, 1.002), rounds_at(1.001, 1.0))], 0.03)
+    assert (tight.outcome, settled(tight)) == (NO_CHANGE, True)
+
+
+@pytest.mark.parametrize(
+    ("prior_spread", "pooled"),
+    [(0.02, True), (0.0005, False), (0.5, False)],
+)
+def test_a_calibration_is_pooled_only_where_the_runs_spread_agrees_with_it(prior_spread, pooled):
+    """A calibration from a quieter hour would make every look too sure, one from a noisier
+    hour would keep quiet cases from settling: the F-test leaves out either."""
+    rng = np.random.default_rng(13)
+    gens = [generation(rng, 0.0, 0.02) for _ in range(3)]
+    found = evidence(gens, Floor(0.1, prior_spread, 16, 1e-3))
+    assert found.prior_used is pooled
+    assert found.dof == 6 + (15 if pooled else 0)
 
 
 def test_a_calibrated_spread_narrows_the_interval():

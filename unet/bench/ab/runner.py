@@ -10,6 +10,7 @@ generations of fresh processes until each case is settled (``stats.sequential``)
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from unet.bench.ab.coordinator import WorkerProcess, run_generation
@@ -109,7 +110,8 @@ def measure_paired(settings: ABSettings, trees: dict[str, Path], result: ABResul
     (``measure_confirmed``)."""
     if settings.gate_on == "median":
         return measure_sequential(settings, trees, result)
-    return measure_confirmed(settings, trees, result)
+    # a tail percentile is of the rounds: each side times all a suite run would
+    return measure_confirmed(replace(settings, rounds_share=1.0), trees, result)
 
 
 def measure_confirmed(settings: ABSettings, trees: dict[str, Path], result: ABResult) -> ABResult:
