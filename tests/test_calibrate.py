@@ -44,5 +44,8 @@ def test_calibrate_writes_a_floor_per_case_from_four_processes(tmp_path):
     cases = data["keys"][key][tier]["cases"]
     assert sorted(cases) == sorted(b["name"] for b in worker["benchmarks"])
     assert all(c["processes"] == 4 for c in cases.values())
+    # one generation of four: its spread within the generation is the whole one, 3 dof
+    assert all(c["paired_dof"] == 3 for c in cases.values())
+    assert all(c["paired_spread"] == pytest.approx(c["log_spread"]) for c in cases.values())
     assert all(c["floor"] > 0 for c in cases.values())
     assert "floor (detection limit)" in proc.stdout

@@ -169,3 +169,20 @@ def test_the_floor_is_the_prediction_bound_of_two_new_processes():
     s = float(np.std(np.log(medians), ddof=1))
     expected = math.expm1(stats.t.isf(0.001, 5) * math.sqrt(2) * s)
     assert calibrated_floor(medians).floor == pytest.approx(expected)
+
+
+def test_the_spread_within_generations_leaves_the_drift_between_them_out():
+    """Two generations of four processes, the second 30 % slower throughout: the whole
+    calibration's spread holds that drift, the paired one (what an A/B's processes of one
+    generation differ by) does not; both survive the floors file."""
+    rng = np.random.default_rng(21)
+    first = list(np.exp(0.01 * rng.standard_normal(4)))
+    second = list(1.3 * np.exp(0.01 * rng.standard_normal(4)))
+    floor = calibrated_floor(first + second, generations=[first, second])
+    assert floor.log_spread > 0.1
+    assert floor.paired_spread < 0.03
+    assert floor.paired() == (floor.paired_spread, 6)
+    assert Floor.from_dict(floor.as_dict()) == floor
+    # calibrations written before the paired spread was recorded: the whole spread stands in
+    older = Floor.from_dict({k: v for k, v in floor.as_dict().items() if "paired" not in k})
+    assert older.paired() == (older.log_spread, 7)

@@ -44,6 +44,7 @@ def calibrate(settings: ABSettings, processes: int, commit: str | None) -> Calib
     settings.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     medians: dict[str, list[float]] = {}
+    by_generation: dict[str, list[list[float]]] = {}  # the same medians, a list per generation
     generations = generations_for(processes)
     for g in range(generations):
         settings.say(f"generation {g + 1} of {generations}: {PER_GENERATION} processes")
@@ -51,13 +52,21 @@ def calibrate(settings: ABSettings, processes: int, commit: str | None) -> Calib
         schedule, _ = run_generation(settings, trees, g * PAIRED_WORKERS, {}, costs=False)
         for side in SIDES:
             for case in schedule.samples[side]:
+                group = by_generation.setdefault(case, [])
+                if len(group) <= g:
+                    group.append([])
                 for rounds in schedule.process_samples(side, case):
                     medians.setdefault(case, []).append(statistics.median(rounds))
+                    group[g].append(statistics.median(rounds))
     first = settings.result_path(f"{SIDES[0]}-0")
     if not first.exists():
         raise ABError(f"the suite wrote no results; see {settings.out / 'base-0.log'}")
     key = load_run(first).hardware.get("key", "?")
-    floors = {c: calibrated_floor(m) for c, m in medians.items() if len(m) >= MIN_PROCESSES}
+    floors = {
+        c: calibrated_floor(m, generations=by_generation[c])
+        for c, m in medians.items()
+        if len(m) >= MIN_PROCESSES
+    }
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     return CalibrationRun(
         key,

@@ -54,32 +54,59 @@ class Floor:
     log_spread: float  # the standard deviation of the processes' log medians
     processes: int
     median_s: float  # the median of the process medians (scale, for the report)
+    # the spread within one generation of processes taking turns (drift between generations
+    # left out), and its degrees of freedom: what an A/B's paired processes differ by. None in
+    # calibrations made before it was recorded
+    paired_spread: float | None = None
+    paired_dof: int = 0
+
+    def paired(self) -> tuple[float, int]:
+        """The spread an A/B's processes of one generation have, and its degrees of freedom:
+        the within-generation one where recorded, else the whole calibration's (larger: it
+        holds the drift between generations too)."""
+        if self.paired_spread is not None and self.paired_dof > 0:
+            return self.paired_spread, self.paired_dof
+        return self.log_spread, self.processes - 1
 
     @property
     def unstable(self) -> bool:
         return self.floor > UNSTABLE_LIMIT
 
     def as_dict(self) -> dict[str, float | int]:
+        paired = (
+            {"paired_spread": self.paired_spread, "paired_dof": self.paired_dof}
+            if self.paired_spread is not None
+            else {}
+        )
         return {
             "floor": self.floor,
             "log_spread": self.log_spread,
             "processes": self.processes,
             "median_s": self.median_s,
+            **paired,
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> Floor:
+        paired = data.get("paired_spread")
         return cls(
             float(data["floor"]),
             float(data["log_spread"]),
             int(data["processes"]),
             float(data["median_s"]),
+            None if paired is None else float(paired),
+            int(data.get("paired_dof", 0)),
         )
 
 
-def calibrated_floor(medians: Sequence[float], alpha: float = FLOOR_ALPHA) -> Floor:
+def calibrated_floor(
+    medians: Sequence[float],
+    alpha: float = FLOOR_ALPHA,
+    generations: Sequence[Sequence[float]] = (),
+) -> Floor:
     """The floor of one case from the medians of ``n >= MIN_PROCESSES`` processes of the same
-    code (seconds)."""
+    code (seconds); ``generations``, the same medians grouped by the generation they took turns
+    in, also give the spread within one (``Floor.paired_spread``)."""
     if len(medians) < MIN_PROCESSES:
         raise ValueError(f"{len(medians)} processes: a floor needs at least {MIN_PROCESSES}")
     if min(medians) <= 0:
@@ -89,9 +116,27 @@ def calibrated_floor(medians: Sequence[float], alpha: float = FLOOR_ALPHA) -> Fl
     logs = np.log(np.asarray(medians, dtype=float))
     spread = float(np.std(logs, ddof=1))
     t = float(stats.t.isf(alpha / 2, len(medians) - 1))
+    paired, dof = within_groups(generations)
     return Floor(
-        math.expm1(t * math.sqrt(2) * spread), spread, len(medians), float(np.median(medians))
+        math.expm1(t * math.sqrt(2) * spread),
+        spread,
+        len(medians),
+        float(np.median(medians)),
+        paired if dof else None,
+        dof,
     )
+
+
+def within_groups(groups: Sequence[Sequence[float]]) -> tuple[float, int]:
+    """The pooled standard deviation of log values within each group (what is common to a
+    group, such as a generation's drift, left out) and its degrees of freedom."""
+    squares, dof = 0.0, 0
+    for group in groups:
+        logs = np.log(np.asarray(group, dtype=float))
+        if len(logs) > 1:
+            squares += float(((logs - logs.mean()) ** 2).sum())
+            dof += len(logs) - 1
+    return (math.sqrt(squares / dof), dof) if dof else (0.0, 0)
 
 
 def judge_between_runs(

@@ -5,8 +5,9 @@ The unit is the process: each process's median of a case counts once. Per genera
 (processes of both sides that ran side by side, taking turns), the effect is the difference of
 the mean log medians, head minus base, so drift between generations, which moves both sides
 alike, cancels. The noise is the spread of the log medians within each side of a generation,
-pooled over all generations of this run, with the case's calibrated floor's spread (``Floor``)
-added as earlier evidence of the same quantity where one exists and this run's spread does not
+pooled over all generations of this run, with the case's calibrated spread within a generation
+(``Floor.paired``: the drift between generations, which cancels here, left out) added as
+earlier evidence of the same quantity where one exists and this run's spread does not
 contradict it (a two-sided F-test: a calibration from a quieter hour would make every look too
 sure, one from a noisier hour would keep quiet cases from settling).
 Under normal log medians the weighted mean effect over its standard error follows Student's t
@@ -114,12 +115,13 @@ def _prior_agrees(run_variance: float, run_dof: int, prior: Floor) -> bool:
     hour would make every look too sure."""
     if run_dof == 0:
         return True
-    if prior.log_spread <= 0 or run_variance <= 0:
-        return run_variance == prior.log_spread
+    if prior.paired()[0] <= 0 or run_variance <= 0:
+        return run_variance == prior.paired()[0]
     from scipy import stats
 
-    ratio = run_variance / prior.log_spread**2
-    dofs = (run_dof, prior.processes - 1)
+    spread, prior_dof = prior.paired()
+    ratio = run_variance / spread**2
+    dofs = (run_dof, prior_dof)
     low, high = stats.f.ppf(PRIOR_CHECK / 2, *dofs), stats.f.isf(PRIOR_CHECK / 2, *dofs)
     return float(low) <= ratio <= float(high)
 
@@ -142,8 +144,9 @@ def evidence(
             dof += len(side) - 1
     used = prior is not None and _prior_agrees(squares / max(dof, 1), dof, prior)
     if used:  # the calibration's processes: earlier evidence of the same spread
-        squares += (prior.processes - 1) * prior.log_spread**2
-        dof += prior.processes - 1
+        spread, prior_dof = prior.paired()
+        squares += prior_dof * spread**2
+        dof += prior_dof
     if not effects or dof == 0:
         return None
     variance = squares / dof
