@@ -153,3 +153,50 @@ def test_a_case_more_processes_could_not_tell_stops_unsure_instead_of_running_to
     assert sum(n < MAX_GENERATIONS for n in stopped) >= 25  # most stop before the cap
     first = sequential_verdict("c", [generation(rng, 0.5, 0.005)], 0.03)
     assert (first.outcome, settled(first)) == (UNSURE, False)  # a regression needs a second look
+
+
+def test_a_disturbed_generation_is_left_out_instead_of_hiding_a_change():
+    """Seen on this VM: in one generation a head process ran 2x slower (a 10 % slowdown
+    injected). Pooled, that generation's spread would set the noise of every look and hide the
+    change; it is left out, said so, and the generations after it call the regression."""
+    disturbed_first = (rounds_at(0.784, 0.744), rounds_at(0.815, 1.601))
+    calm = [
+        (rounds_at(0.741, 0.722), rounds_at(0.824, 0.804)),
+        (rounds_at(0.738, 0.735), rounds_at(0.811, 0.817)),
+    ]
+    prior = Floor(0.05, 0.01, 8, 1e-3, paired_spread=0.01, paired_dof=6)
+    first = sequential_verdict("c", [disturbed_first, calm[0]], 0.03, prior)
+    assert first.outcome == UNSURE  # one calm generation: not yet
+    assert not settled(first)
+    assert first.note.startswith("generation 1 left out")
+    verdict = sequential_verdict("c", [disturbed_first, *calm], 0.03, prior)
+    assert verdict.outcome == REGRESSION
+    assert verdict.change == pytest.approx(0.10, abs=0.02)
+    # without a calibration the calm generations are the reference, once there are two
+    found = evidence([disturbed_first, *calm], None)
+    assert (found.generations, found.measured, found.left_out) == (2, 3, (1,))
+
+
+def test_generations_alike_in_spread_are_all_kept():
+    rng = np.random.default_rng(22)
+    kept = 0
+    for _ in range(200):
+        gens = [generation(rng, 0.0, 0.02) for _ in range(3)]
+        kept += not evidence(gens, Floor(0.1, 0.02, 8, 1e-3)).left_out
+    assert kept >= 195  # a 1-in-1000 test per generation
+
+
+def test_generations_that_disagree_widen_the_interval_instead_of_calling_a_change():
+    """Both base processes of one generation slow (seen here: a process running a case 40 %
+    slower), unchanged code: within each side the processes agree, so only the disagreement
+    between the generations shows it. The Birge ratio widens the interval by that much."""
+    gens = [
+        (rounds_at(1.40, 1.41), rounds_at(1.00, 1.01)),
+        (rounds_at(1.00, 1.01), rounds_at(1.005, 1.00)),
+    ]
+    verdict = sequential_verdict("c", gens, 0.03)
+    assert verdict.change < -0.1  # the estimate is the slow generation's, halved
+    assert verdict.outcome == UNSURE
+    # agreeing generations keep their narrow interval: the same change in both is called
+    agree = [(rounds_at(1.40, 1.41), rounds_at(1.00, 1.01))] * 2
+    assert sequential_verdict("c", agree, 0.03).outcome == IMPROVEMENT

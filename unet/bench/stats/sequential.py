@@ -12,6 +12,10 @@ contradict it (a two-sided F-test: a calibration from a quieter hour would make 
 sure, one from a noisier hour would keep quiet cases from settling).
 Under normal log medians the weighted mean effect over its standard error follows Student's t
 with the pooled degrees of freedom, so each look gives a confidence interval of the change.
+Process speeds on a shared machine are not that tame: a whole process can run 40-100 % slower.
+So a generation whose spread is far beyond the others' is left out (``disturbed``), and where
+the generations' effects scatter more than the processes' spread allows, the standard error is
+widened by the Birge ratio (both processes of one side slow in one generation show only so).
 
 A change (``regression`` or ``improvement``) needs two generations at least: what one
 generation's processes alone show is always seen again by fresh processes, since a process's
@@ -62,6 +66,7 @@ MIN_GENERATIONS_FOR_FUTILITY = 2  # the first look's spread has too few degrees 
 EQUIVALENCE = 2.0  # "no change" rules out a change of this many times min_effect
 EQUIVALENCE_BETA = 0.05  # one-sided level of that ruling-out
 PRIOR_CHECK = 0.05  # the F-test's level (two-sided): a run unlike its calibration ignores it
+DISTURBED_LEVEL = 0.001  # a generation this unlikely spread, given the others, was disturbed
 
 Processes = Sequence[Sequence[float]]  # one list of rounds per process
 
@@ -83,6 +88,8 @@ class Evidence:
     generations: int
     weight: float  # the generations' total weight, 1 / (1/n_base + 1/n_head) each
     prior_used: bool = False  # whether the calibrated spread was pooled in
+    measured: int = 0  # generations measured, the disturbed ones included
+    left_out: tuple[int, ...] = ()  # the disturbed generations (1 = the first)
 
     def interval(self, level: float) -> tuple[float, float]:
         """The two-sided ``1 - level`` confidence interval of the effect."""
@@ -92,7 +99,7 @@ class Evidence:
     def projected_half_width(self, level: float, looks: int) -> float:
         """The two-sided ``1 - level`` interval's half-width (log scale) at the last look, if
         each further generation brings two processes a side at today's spread."""
-        more = max(looks - self.generations, 0)
+        more = max(looks - max(self.measured, self.generations), 0)
         sigma = self.se * math.sqrt(self.weight)  # the pooled spread of one log median
         se = sigma / math.sqrt(self.weight + more)  # two processes a side: weight 1 each
         return _t(level, self.dof + 2 * more) * se
@@ -107,6 +114,49 @@ class Evidence:
 
 def _log_medians(processes: Processes) -> np.ndarray:
     return np.log([float(np.median(p)) for p in processes if len(p)])
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What one generation's processes say (log scale): its effect, and its spread."""
+
+    effect: float  # head's mean log median minus base's
+    weight: float  # 1 / (1/n_base + 1/n_head)
+    squares: float  # squared deviations from each side's mean, both sides
+    dof: int
+
+    @classmethod
+    def of(cls, base: Processes, head: Processes) -> Generation | None:
+        b, h = _log_medians(base), _log_medians(head)
+        if not len(b) or not len(h):
+            return None
+        squares = sum(float(((x - x.mean()) ** 2).sum()) for x in (b, h))
+        return cls(
+            float(h.mean() - b.mean()), 1 / (1 / len(b) + 1 / len(h)), squares, len(b) + len(h) - 2
+        )
+
+
+def disturbed(found: Sequence[Generation], prior: Floor | None) -> list[bool]:
+    """Which generations were disturbed: their processes spread far beyond what the other
+    generations' and the calibration's (where it agrees with them) did (one-sided F-test at
+    ``DISTURBED_LEVEL``). On a shared machine a whole process can run 40 % slower for a while;
+    one such generation would otherwise set the noise of every later look and hide any
+    change."""
+    from scipy import stats
+
+    flags = []
+    for i, g in enumerate(found):
+        others = [o for j, o in enumerate(found) if j != i]
+        squares, dof = sum(o.squares for o in others), sum(o.dof for o in others)
+        if prior is not None and _prior_agrees(squares / max(dof, 1), dof, prior):
+            spread, prior_dof = prior.paired()
+            squares, dof = squares + prior_dof * spread**2, dof + prior_dof
+        if g.dof == 0 or dof == 0 or squares <= 0:
+            flags.append(False)
+            continue
+        ratio = (g.squares / g.dof) / (squares / dof)
+        flags.append(ratio > float(stats.f.isf(DISTURBED_LEVEL, g.dof, dof)))
+    return flags
 
 
 def _prior_agrees(run_variance: float, run_dof: int, prior: Floor) -> bool:
@@ -129,30 +179,33 @@ def _prior_agrees(run_variance: float, run_dof: int, prior: Floor) -> bool:
 def evidence(
     generations: Sequence[tuple[Processes, Processes]], prior: Floor | None
 ) -> Evidence | None:
-    """The pooled evidence of ``generations`` ((base processes, head processes) each); None
-    when no degree of freedom is left to estimate the noise from."""
-    effects, weights = [], []
-    squares, dof = 0.0, 0
-    for base, head in generations:
-        b, h = _log_medians(base), _log_medians(head)
-        if not len(b) or not len(h):
-            continue
-        effects.append(float(h.mean() - b.mean()))
-        weights.append(1 / (1 / len(b) + 1 / len(h)))
-        for side in (b, h):
-            squares += float(((side - side.mean()) ** 2).sum())
-            dof += len(side) - 1
+    """The pooled evidence of ``generations`` ((base processes, head processes) each), the
+    disturbed ones left out; None when no degree of freedom is left to estimate the noise
+    from."""
+    found = [g for g in (Generation.of(b, h) for b, h in generations) if g is not None]
+    flags = disturbed(found, prior)
+    kept = [g for g, bad in zip(found, flags, strict=True) if not bad]
+    squares, dof = sum(g.squares for g in kept), sum(g.dof for g in kept)
     used = prior is not None and _prior_agrees(squares / max(dof, 1), dof, prior)
     if used:  # the calibration's processes: earlier evidence of the same spread
         spread, prior_dof = prior.paired()
         squares += prior_dof * spread**2
         dof += prior_dof
-    if not effects or dof == 0:
+    if not kept or dof == 0:
         return None
+    total = sum(g.weight for g in kept)
+    effect = sum(g.effect * g.weight for g in kept) / total
     variance = squares / dof
-    total = sum(weights)
-    effect = sum(e * w for e, w in zip(effects, weights, strict=True)) / total
-    return Evidence(effect, math.sqrt(variance / total), dof, len(effects), total, used)
+    if len(kept) > 1:
+        # generations whose effects disagree more than their processes' spread allows (both
+        # processes of one side slow in one generation, say): the Birge ratio widens the
+        # interval by as much, never narrows it
+        q = sum(g.weight * (g.effect - effect) ** 2 for g in kept) / variance if variance else 0
+        variance *= max(1.0, q / (len(kept) - 1))
+    left_out = tuple(i + 1 for i, bad in enumerate(flags) if bad)
+    return Evidence(
+        effect, math.sqrt(variance / total), dof, len(kept), total, used, len(found), left_out
+    )
 
 
 @dataclass(frozen=True)
@@ -212,7 +265,15 @@ def sequential_verdict(
         base_processes=b_meds,
         head_processes=h_meds,
         more=outcome == UNSURE and more,
+        note=_left_out_note(found),
     )
+
+
+def _left_out_note(found: Evidence | None) -> str:
+    if found is None or not found.left_out:
+        return ""
+    which = ", ".join(map(str, found.left_out))
+    return f"generation {which} left out: its processes spread far beyond the others' (disturbed)"
 
 
 def _decide(found: Evidence, levels: Levels) -> str:
