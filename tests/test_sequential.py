@@ -200,3 +200,15 @@ def test_generations_that_disagree_widen_the_interval_instead_of_calling_a_chang
     # agreeing generations keep their narrow interval: the same change in both is called
     agree = [(rounds_at(1.40, 1.41), rounds_at(1.00, 1.01))] * 2
     assert sequential_verdict("c", agree, 0.03).outcome == IMPROVEMENT
+
+
+def test_the_first_generation_is_not_left_out_on_the_calibration_alone():
+    """A calibration from a quiet hour is no reference by itself: a first generation far
+    noisier than it only makes the case take another generation (the calibration is not
+    pooled), and is judged against the generations after it."""
+    quiet = Floor(0.01, 0.001, 8, 1e-3, paired_spread=0.001, paired_dof=6)
+    noisy = (rounds_at(1.0, 1.05), rounds_at(1.02, 0.98))
+    found = evidence([noisy], quiet)
+    assert (found.left_out, found.prior_used) == ((), False)
+    verdict = sequential_verdict("c", [noisy], 0.03, quiet)
+    assert (verdict.outcome, settled(verdict)) == (UNSURE, False)

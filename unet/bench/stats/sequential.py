@@ -144,6 +144,8 @@ def disturbed(found: Sequence[Generation], prior: Floor | None) -> list[bool]:
     change."""
     from scipy import stats
 
+    if len(found) < 2:  # a calibration alone is no reference: it may be from a quieter hour
+        return [False] * len(found)
     flags = []
     for i, g in enumerate(found):
         others = [o for j, o in enumerate(found) if j != i]
