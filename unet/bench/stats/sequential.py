@@ -9,7 +9,8 @@ pooled over all generations of this run, with the case's calibrated spread withi
 (``Floor.paired``: the drift between generations, which cancels here, left out) added as
 earlier evidence of the same quantity where one exists and this run's spread does not
 contradict it (a two-sided F-test: a calibration from a quieter hour would make every look too
-sure, one from a noisier hour would keep quiet cases from settling).
+sure, one from a noisier hour would keep quiet cases from settling). It adds degrees of
+freedom, but never lowers the variance below this run's own.
 Under normal log medians the weighted mean effect over its standard error follows Student's t
 with the pooled degrees of freedom, so each look gives a confidence interval of the change.
 Process speeds on a shared machine are not that tame: a whole process can run 40-100 % slower.
@@ -34,7 +35,7 @@ Outcomes after each look, the change being ``exp(effect) - 1``:
   enough: with a wide interval the case takes another generation. This level bounds misses, not
   false alarms, so it is far looser than ``alpha``;
 * else ``unsure``, which takes another generation only when one could settle it: not at the
-  cap, and from the second look on not when even the last look's interval, projected from this
+  cap, and from the third look on not when even the last look's interval, projected from this
   noise (each further generation adds two processes a side), could neither exclude no change
   nor rule out the margin (futility: the case stops as ``unsure`` instead of running to the
   cap). Stopping early only removes looks, so the bound above still holds.
@@ -62,7 +63,7 @@ from unet.bench.stats.verdict import (
 MAX_GENERATIONS = 4  # looks per case: the first generation and up to three more
 SEQUENTIAL_ALPHA = 0.002  # per case over all its looks, two-sided
 MIN_GENERATIONS_FOR_CHANGE = 2  # a change is always seen again by fresh processes
-MIN_GENERATIONS_FOR_FUTILITY = 2  # the first look's spread has too few degrees of freedom
+MIN_GENERATIONS_FOR_FUTILITY = 3  # before that a disturbed generation may not be told yet
 EQUIVALENCE = 2.0  # "no change" rules out a change of this many times min_effect
 EQUIVALENCE_BETA = 0.05  # one-sided level of that ruling-out
 PRIOR_CHECK = 0.05  # the F-test's level (two-sided): a run unlike its calibration ignores it
@@ -188,7 +189,8 @@ def evidence(
     flags = disturbed(found, prior)
     kept = [g for g, bad in zip(found, flags, strict=True) if not bad]
     squares, dof = sum(g.squares for g in kept), sum(g.dof for g in kept)
-    used = prior is not None and _prior_agrees(squares / max(dof, 1), dof, prior)
+    own = squares / dof if dof else 0.0  # this run's own variance
+    used = prior is not None and _prior_agrees(own, dof, prior)
     if used:  # the calibration's processes: earlier evidence of the same spread
         spread, prior_dof = prior.paired()
         squares += prior_dof * spread**2
@@ -197,7 +199,9 @@ def evidence(
         return None
     total = sum(g.weight for g in kept)
     effect = sum(g.effect * g.weight for g in kept) / total
-    variance = squares / dof
+    # the calibration adds confidence, never quiet: from a quieter hour it would make a run's
+    # own noise look smaller than it is (a false regression of +5 % was called so here)
+    variance = max(squares / dof, own)
     if len(kept) > 1:
         # generations whose effects disagree more than their processes' spread allows (both
         # processes of one side slow in one generation, say): the Birge ratio widens the
@@ -254,8 +258,9 @@ def sequential_verdict(
         change, p, half = math.expm1(found.effect), found.p_value(), math.expm1((hi - lo) / 2)
         outcome = _decide(found, levels)
         if outcome == UNSURE and more and found.generations >= MIN_GENERATIONS_FOR_FUTILITY:
-            # more processes must be able to tell; a spread from one generation's two
-            # processes a side is too rough to give up on (a 10 % slowdown was lost so)
+            # more processes must be able to tell; a spread from two generations, one of them
+            # perhaps disturbed but not yet told, is too rough to give up on (a 10 % slowdown
+            # was lost so)
             more = _could_settle(found, levels, looks)
     return Verdict(
         case=case,
