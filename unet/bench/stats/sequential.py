@@ -149,11 +149,7 @@ def disturbed(found: Sequence[Generation], prior: Floor | None) -> list[bool]:
         return [False] * len(found)
     flags = []
     for i, g in enumerate(found):
-        others = [o for j, o in enumerate(found) if j != i]
-        squares, dof = sum(o.squares for o in others), sum(o.dof for o in others)
-        if prior is not None and _prior_agrees(squares / max(dof, 1), dof, prior):
-            spread, prior_dof = prior.paired()
-            squares, dof = squares + prior_dof * spread**2, dof + prior_dof
+        squares, dof, _ = _pooled([o for j, o in enumerate(found) if j != i], prior)
         if g.dof == 0 or dof == 0 or squares <= 0:
             flags.append(False)
             continue
@@ -162,17 +158,27 @@ def disturbed(found: Sequence[Generation], prior: Floor | None) -> list[bool]:
     return flags
 
 
+def _pooled(found: Sequence[Generation], prior: Floor | None) -> tuple[float, int, bool]:
+    """The squared deviations and degrees of freedom of ``found``'s processes, with the
+    calibration's added where it agrees with them, and whether it was."""
+    squares, dof = sum(g.squares for g in found), sum(g.dof for g in found)
+    if prior is None or not _prior_agrees(squares / max(dof, 1), dof, prior):
+        return squares, dof, False
+    spread, prior_dof = prior.paired()  # earlier evidence of the same spread
+    return squares + prior_dof * spread**2, dof + prior_dof, True
+
+
 def _prior_agrees(run_variance: float, run_dof: int, prior: Floor) -> bool:
     """Whether this run's spread and the calibration's can be the same (two-sided F-test): a
     calibration from a noisier hour would keep quiet cases from settling, one from a quieter
     hour would make every look too sure."""
+    spread, prior_dof = prior.paired()
     if run_dof == 0:
         return True
-    if prior.paired()[0] <= 0 or run_variance <= 0:
-        return run_variance == prior.paired()[0]
+    if spread <= 0 or run_variance <= 0:
+        return run_variance == spread
     from scipy import stats
 
-    spread, prior_dof = prior.paired()
     ratio = run_variance / spread**2
     dofs = (run_dof, prior_dof)
     low, high = stats.f.ppf(PRIOR_CHECK / 2, *dofs), stats.f.isf(PRIOR_CHECK / 2, *dofs)
@@ -188,13 +194,9 @@ def evidence(
     found = [g for g in (Generation.of(b, h) for b, h in generations) if g is not None]
     flags = disturbed(found, prior)
     kept = [g for g, bad in zip(found, flags, strict=True) if not bad]
-    squares, dof = sum(g.squares for g in kept), sum(g.dof for g in kept)
-    own = squares / dof if dof else 0.0  # this run's own variance
-    used = prior is not None and _prior_agrees(own, dof, prior)
-    if used:  # the calibration's processes: earlier evidence of the same spread
-        spread, prior_dof = prior.paired()
-        squares += prior_dof * spread**2
-        dof += prior_dof
+    own_dof = sum(g.dof for g in kept)
+    own = sum(g.squares for g in kept) / own_dof if own_dof else 0.0  # this run's own variance
+    squares, dof, used = _pooled(kept, prior)
     if not kept or dof == 0:
         return None
     total = sum(g.weight for g in kept)
