@@ -121,10 +121,15 @@ def wall_time_ratio(args: argparse.Namespace, repo: Path, work: Path, ab: list[s
     }
 
 
-def regressions(out_dir: Path) -> list[str]:
-    """The cases the A/B run in ``out_dir`` judged confirmed regressions."""
+def called(out_dir: Path, outcomes: tuple[str, ...] = ("regression",)) -> list[str]:
+    """The cases the A/B run in ``out_dir`` judged confirmed regressions (or any of
+    ``outcomes``)."""
     result = load_ab_json(out_dir / "ab.json")
-    return [v.case for v in result.verdicts if v.outcome == "regression"]
+    return [v.case for v in result.verdicts if v.outcome in outcomes]
+
+
+# a false improvement does not fail the gate, but it is as false as a false regression
+CHANGES = ("regression", "improvement")
 
 
 @dataclass
@@ -139,6 +144,8 @@ class Revision:
     seconds: dict[str, list[float]] = field(default_factory=dict)  # A/B wall times per step
     hits: dict[str, int] = field(default_factory=dict)
     untouched: dict[str, int] = field(default_factory=dict)
+    untouched_changes: dict[str, int] = field(default_factory=dict)  # improvements too
+    aa_changes: list[list[str]] = field(default_factory=list)  # any change called, per A/A
 
 
 def injected_runs(
@@ -156,15 +163,16 @@ def injected_runs(
         for r in revisions:
             spin = SPIN.format(cls=cls, delay=delay, cycles=int(delay * rate))
             (r.repo / patched).write_text(originals[r.name] + spin)
-            r.hits[key] = r.untouched[key] = 0
+            r.hits[key] = r.untouched[key] = r.untouched_changes[key] = 0
             r.seconds[key] = []
         for i in range(args.runs):
             for r in revisions:
                 out_dir = r.work / f"slow-{slowdown}-{i}"
                 rc, seconds, _ = timed([*ab, f"--out={out_dir}", "--", "-k", select], r.repo)
-                flagged = regressions(out_dir)
+                flagged = called(out_dir)
                 r.hits[key] += case in flagged
                 r.untouched[key] += any(name != case for name in flagged)
+                r.untouched_changes[key] += any(n != case for n in called(out_dir, CHANGES))
                 r.seconds[key].append(seconds)
                 print(
                     f"{r.name} slowdown {slowdown:.0%} run {i}: exit {rc}, {seconds:.1f} s, "
@@ -210,13 +218,17 @@ def main() -> int:
         for r in revisions:
             rc, seconds, _ = timed([*ab, f"--out={r.work}/aa-{i}"], r.repo)
             r.aa.append(rc)
+            r.aa_changes.append(called(r.work / f"aa-{i}", CHANGES))
             r.seconds.setdefault("aa", []).append(seconds)
-            print(f"{r.name} A/A {i}: exit {rc}, {seconds:.1f} s", flush=True)
+            said = f"exit {rc}, {seconds:.1f} s, changes called {r.aa_changes[-1]}"
+            print(f"{r.name} A/A {i}: {said}", flush=True)
     injected_runs(args, revisions, ab, revisions[0].results["case_median_s"])
     for r in revisions:
         r.results["aa_exit_codes"] = r.aa
         r.results["flagged_of_runs"] = r.hits
         r.results["untouched_case_flagged_in_runs"] = r.untouched
+        r.results["untouched_case_changed_in_runs"] = r.untouched_changes
+        r.results["aa_changes_called"] = r.aa_changes
         r.results["ab_seconds"] = r.seconds
     found = [r.results for r in revisions]
     args.out.write_text(json.dumps(found if len(found) > 1 else found[0], indent=2))

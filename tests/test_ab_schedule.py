@@ -162,6 +162,8 @@ class FakeBenchmark:
         (1e-3, 1.0, 3 * round(1000 / 6)),
         # a 100 ms case: 2 rounds at share 0.2, but a process's median needs its own rounds
         (0.1, 0.2, 3 * -(-abworker.MIN_PROCESS_ROUNDS // 3)),
+        # a 1.7 s case, 5 rounds to a suite run: no more of its own than that (in whole blocks)
+        (1.7, 0.2, 3 * -(-5 // 3)),
     ],
 )
 def test_a_worker_times_its_share_of_a_suite_runs_rounds(per_call, share, rounds):

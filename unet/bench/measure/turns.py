@@ -110,12 +110,13 @@ def time_in_turns(
     """Time ``name`` as a paired worker: the rounds of ``plan`` for this side, split into round
     blocks that take turns with the other workers; this worker runs ``channel.blocks`` of
     them. Returns extra_info fields."""
-    rounds = max(plan.min_rounds, math.ceil(plan.rounds(per_call) * channel.share))
-    # at least MIN_PROCESS_ROUNDS of its own: a process's median counts once in the verdict
-    per_block = max(
-        math.ceil(MIN_PROCESS_ROUNDS / max(channel.blocks, 1)),
-        round(rounds / channel.side_blocks),
-    )
+    suite_rounds = plan.rounds(per_call)
+    rounds = max(plan.min_rounds, math.ceil(suite_rounds * channel.share))
+    # at least MIN_PROCESS_ROUNDS of its own (a process's median counts once in the verdict),
+    # but never more than a suite run times: a slow case (a 1.7 s batch-32 round, five to a
+    # suite run) would otherwise cost each generation seven suite runs' worth of its rounds
+    own = min(MIN_PROCESS_ROUNDS, suite_rounds)
+    per_block = max(math.ceil(own / max(channel.blocks, 1)), round(rounds / channel.side_blocks))
     started = 0  # rounds started so far
 
     def setup() -> None:

@@ -35,17 +35,18 @@ Outcomes after each look, the change being ``exp(effect) - 1``:
   enough: with a wide interval the case takes another generation. This level bounds misses, not
   false alarms, so it is far looser than ``alpha``;
 * else ``unsure``, which takes another generation only when one could settle it: not at the
-  cap, and from the third look on not when even the last look's interval, projected from this
-  noise (each further generation adds two processes a side), could neither exclude no change
-  nor rule out the margin (futility: the case stops as ``unsure`` instead of running to the
-  cap). Stopping early only removes looks, so the bound above still holds.
+  cap, and not when even the last look's interval, projected from this noise (each further
+  generation adds two processes a side), could neither exclude no change nor rule out the
+  margin (futility: the case stops as ``unsure`` instead of running to the cap). At the second
+  look the projection uses the quieter generation's spread: one of two may be disturbed and
+  not yet told apart. Stopping early only removes looks, so the bound above still holds.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -63,7 +64,7 @@ from unet.bench.stats.verdict import (
 MAX_GENERATIONS = 4  # looks per case: the first generation and up to three more
 SEQUENTIAL_ALPHA = 0.002  # per case over all its looks, two-sided
 MIN_GENERATIONS_FOR_CHANGE = 2  # a change is always seen again by fresh processes
-MIN_GENERATIONS_FOR_FUTILITY = 3  # before that a disturbed generation may not be told yet
+MIN_GENERATIONS_FOR_FUTILITY = 3  # before that, futility on the quieter generation's spread
 EQUIVALENCE = 2.0  # "no change" rules out a change of this many times min_effect
 EQUIVALENCE_BETA = 0.05  # one-sided level of that ruling-out
 PRIOR_CHECK = 0.05  # the F-test's level (two-sided): a run unlike its calibration ignores it
@@ -91,6 +92,11 @@ class Evidence:
     prior_used: bool = False  # whether the calibrated spread was pooled in
     measured: int = 0  # generations measured, the disturbed ones included
     left_out: tuple[int, ...] = ()  # the disturbed generations (1 = the first)
+    quietest: float = 0.0  # the variance of a log median in the quietest kept generation
+
+    def quieter(self) -> Evidence:
+        """This evidence as if every generation were as quiet as its quietest."""
+        return replace(self, se=math.sqrt(self.quietest / self.weight))
 
     def interval(self, level: float) -> tuple[float, float]:
         """The two-sided ``1 - level`` confidence interval of the effect."""
@@ -211,8 +217,17 @@ def evidence(
         q = sum(g.weight * (g.effect - effect) ** 2 for g in kept) / variance if variance else 0
         variance *= max(1.0, q / (len(kept) - 1))
     left_out = tuple(i + 1 for i, bad in enumerate(flags) if bad)
+    quietest = min((g.squares / g.dof for g in kept if g.dof), default=0.0)
     return Evidence(
-        effect, math.sqrt(variance / total), dof, len(kept), total, used, len(found), left_out
+        effect,
+        math.sqrt(variance / total),
+        dof,
+        len(kept),
+        total,
+        used,
+        len(found),
+        left_out,
+        quietest,
     )
 
 
@@ -259,11 +274,13 @@ def sequential_verdict(
         lo, hi = found.interval(levels.change)
         change, p, half = math.expm1(found.effect), found.p_value(), math.expm1((hi - lo) / 2)
         outcome = _decide(found, levels)
-        if outcome == UNSURE and more and found.generations >= MIN_GENERATIONS_FOR_FUTILITY:
-            # more processes must be able to tell; a spread from two generations, one of them
-            # perhaps disturbed but not yet told, is too rough to give up on (a 10 % slowdown
-            # was lost so)
-            more = _could_settle(found, levels, looks)
+        if outcome == UNSURE and more and found.generations >= MIN_GENERATIONS_FOR_CHANGE:
+            # more processes must be able to tell. With two generations, one of them may be
+            # disturbed but not yet told apart (a 10 % slowdown was lost so): then only when
+            # even the quieter one's spread could not (on a noisy runner most of the full
+            # tier's batch-32 cases, which a third generation never settled either)
+            early = found.generations < MIN_GENERATIONS_FOR_FUTILITY
+            more = _could_settle(found.quieter() if early else found, levels, looks)
     return Verdict(
         case=case,
         outcome=outcome,
