@@ -229,3 +229,23 @@ def test_a_calibration_from_a_quieter_hour_never_makes_the_runs_noise_smaller():
     assert found.se * math.sqrt(found.weight) >= own.se * math.sqrt(own.weight) - 1e-12
     assert found.dof > own.dof  # the calibration's degrees of freedom still count
     assert sequential_verdict("c", gens, 0.03, quiet).outcome != REGRESSION
+
+
+def test_at_the_second_look_only_a_case_noisy_in_both_generations_stops_unsure():
+    """Futility at the second look projects the quieter generation's spread: a case whose
+    processes spread 20 % in both generations (the full tier's batch-32 cases on this VM) stops;
+    one whose first generation alone was disturbed (seen here: a base process at 1.33 ms beside
+    0.96 ms, a 10 % slowdown injected) takes another generation, where its calm generations can
+    call the change."""
+    noisy = [
+        (rounds_at(100.0, 122.0), rounds_at(118.0, 97.0)),
+        (rounds_at(121.0, 99.0), rounds_at(98.0, 120.0)),
+    ]
+    both = sequential_verdict("c", noisy, 0.03)
+    assert (both.outcome, settled(both)) == (UNSURE, True)
+    disturbed_first = [
+        (rounds_at(1.3294, 0.9631), rounds_at(1.2052, 1.2180)),
+        (rounds_at(0.7624, 0.7254), rounds_at(0.8209, 0.8350)),
+    ]
+    one = sequential_verdict("c", disturbed_first, 0.03)
+    assert (one.outcome, settled(one)) == (UNSURE, False)
