@@ -175,3 +175,69 @@ def test_a_worker_times_its_share_of_a_suite_runs_rounds(per_call, share, rounds
     assert found["ab_rounds_per_block"] == rounds // 3
     # a turn before each of its 3 round blocks, and one to report the last
     assert [stage for _, stage, _ in channel.turns] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("confirm", "effect", "more"),
+    [
+        (False, 0.005, True),  # the gate settles every case it can
+        (True, 0.005, False),  # a confirmation: below min_effect, no longer a suspect
+        (True, 0.08, True),  # still a change as estimated: more generations can confirm it
+    ],
+)
+def test_a_confirmation_gives_more_generations_only_to_cases_still_estimated_a_change(
+    tmp_path, confirm, effect, more
+):
+    """--verdict's paired confirmation of a noisy full suite took four generations to settle
+    cases as "no change" that no longer looked like changes after the first."""
+    import math
+
+    from unet.bench.ab.runner import takes_more
+    from unet.bench.ab.settings import ABSettings
+    from unet.bench.stats.sequential import sequential_verdict
+
+    spread = [0.9, 1.1]  # processes 20 % apart: one generation settles nothing
+    head = [m * (1 + effect) for m in spread]
+    generation = ([[m * 1e-3] * 9 for m in spread], [[m * 1e-3] * 9 for m in head])
+    verdict = sequential_verdict("c", [generation], 0.03)
+    assert verdict.outcome == "unsure"
+    assert math.isclose(verdict.change, effect, rel_tol=1e-6)
+    settings = ABSettings(repo=tmp_path, out=tmp_path, confirm=confirm)
+    assert takes_more(settings, verdict) is more
+
+
+def test_the_paired_confirmation_asks_the_ab_to_confirm_only(tmp_path, monkeypatch):
+    import json
+    import subprocess
+    from types import SimpleNamespace
+
+    from unet.bench.suite import paired
+
+    seen = []
+
+    def fake_run(command, **kwargs):
+        seen.append(command)
+        out = next(a.split("=", 1)[1] for a in command if a.startswith("--out="))
+        (tmp_path / "ab").mkdir(exist_ok=True)
+        (tmp_path / "ab" / "ab.json").write_text(json.dumps({"verdicts": []}))
+        assert out == str(tmp_path / "ab")
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(paired.tempfile, "mkdtemp", lambda prefix: str(tmp_path))
+    monkeypatch.setattr(paired.subprocess, "run", fake_run)
+    options = SimpleNamespace(  # the suite options the A/B's command is built from
+        device="cpu",
+        min_effect=0.03,
+        gate_on="median",
+        batch_sizes=(1,),
+        quick=True,
+        dtype="float32",
+        mode="eval",
+        channels_last=False,
+        autocast=None,
+        compile=None,
+        cache="warm",
+    )
+    assert paired.confirm_paired(tmp_path, "abc", ["t::c"], options) == {}
+    (command,) = seen
+    assert "--confirm" in command[: command.index("--")]

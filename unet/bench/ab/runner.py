@@ -167,7 +167,7 @@ def measure_sequential(settings: ABSettings, trees: dict[str, Path], result: ABR
     common = sorted(measured["base"] & measured["head"])
     verdicts = {case: judge(case) for case in common}
     while len(generations) < MAX_GENERATIONS:
-        pending = [case for case in common if not settled(verdicts[case])]
+        pending = [case for case in common if takes_more(settings, verdicts[case])]
         if not pending:
             break
         settings.say(
@@ -181,6 +181,15 @@ def measure_sequential(settings: ABSettings, trees: dict[str, Path], result: ABR
         verdicts.update((case, judge(case)) for case in pending)
     result.verdicts = [verdicts[case] for case in common]
     return _finish(settings, workers, generations, measured, result)
+
+
+def takes_more(settings: ABSettings, verdict: Verdict) -> bool:
+    """Whether a case takes another generation: unsettled and, when confirming suspects, still
+    a change as estimated (a full suite's suspects on a noisy runner took four generations
+    to settle "no change", which a confirmation does not need)."""
+    if settled(verdict):
+        return False
+    return not settings.confirm or abs(verdict.change) >= settings.min_effect
 
 
 def _next_generation(

@@ -41,6 +41,9 @@ class ABSettings:
     rounds_share: float = AB_ROUNDS_SHARE
     min_effect: float = MIN_EFFECT
     gate_on: str = "median"  # what is judged: the median, or p90 / p99 of the rounds
+    # a confirmation of suspects (--verdict's): only a change is worth more generations; a case
+    # whose estimate falls below min_effect stops unsure instead of settling "no change"
+    confirm: bool = False
     pytest_args: Sequence[str] = ()
     cases: Sequence[str] = ()  # node ids to measure (relative to a tree's root); all when empty
     attribute: bool = True  # profile and attribute the flagged cases (bisect's steps do not)

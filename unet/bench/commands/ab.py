@@ -36,6 +36,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_blocks(ab)
     add_min_effect(ab)
     add_gate_on(ab)
+    ab.add_argument(
+        "--confirm",
+        action="store_true",
+        help="confirm suspected changes only: a case whose estimate is below --min-effect takes "
+        "no more generations to settle 'no change' (stays unsure); --verdict's paired "
+        "confirmation uses it",
+    )
     add_floors(ab)
     add_out(ab, "ab")
     add_pytest_args(ab)

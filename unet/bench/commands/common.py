@@ -138,6 +138,7 @@ def ab_settings(args: argparse.Namespace, command: str):
         blocks=args.blocks,
         min_effect=getattr(args, "min_effect", MIN_EFFECT),  # calibrate judges nothing
         gate_on=getattr(args, "gate_on", "median"),
+        confirm=getattr(args, "confirm", False),
         **({"floors": args.floors} if getattr(args, "floors", None) else {}),
         pytest_args=list(args.pytest_args),
         command_name=command,

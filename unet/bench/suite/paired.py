@@ -56,6 +56,7 @@ def confirm_paired(
         f"--device={options.device}",
         f"--min-effect={options.min_effect}",
         f"--gate-on={options.gate_on}",
+        "--confirm",  # whether a suspect is a change, not how small it is
         f"--out={out / 'ab'}",
         "--",
         *axis_options(options),
