@@ -241,3 +241,21 @@ def test_the_paired_confirmation_asks_the_ab_to_confirm_only(tmp_path, monkeypat
     assert paired.confirm_paired(tmp_path, "abc", ["t::c"], options) == {}
     (command,) = seen
     assert "--confirm" in command[: command.index("--")]
+
+
+def test_node_ids_after_the_double_dash_select_cases_and_are_not_passed_on(tmp_path):
+    """A later generation selects its unsettled cases by node id: the ids given to ``ab`` are
+    its cases, not pytest arguments of every process, or each generation would time them all."""
+    from unet.bench.commands.common import ab_settings
+    from unet.cli import build_parser
+
+    ids = ["benchmarks/test_norm.py::test_norm[norm=batch-bs=1]", "b/t.py::t[x]"]
+    out = str(tmp_path / "o")
+    command = ["ab", "--base", "HEAD", "--device", "cpu", "--out", out]
+    args = build_parser().parse_args([*command, "--", "-k", "a::b", "--quick", *ids])
+    settings = ab_settings(args, "ab")
+    assert list(settings.cases) == ids
+    assert list(settings.pytest_args) == ["-k", "a::b", "--quick"]  # an option's value stays
+    later = settings.command("head-2", ids[:1], [])
+    assert later.count(ids[0]) == 1
+    assert ids[1] not in later

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from unet.bench.defaults import DEFAULT_BLOCKS, DEFAULT_STORAGE, GATE_STATISTICS, MIN_EFFECT
@@ -122,6 +123,15 @@ def device_key(device: str, workers: int = 1) -> str:
         raise UsageError(str(err)) from None
 
 
+def split_node_ids(pytest_args: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The node ids (``path::test[...]``) among pytest's arguments, and the rest. An A/B's
+    later generations select their unsettled cases by node id; passed on as arguments as well,
+    the ids would make every process time them all (a paired confirmation's later generations
+    timed all 47 suspects again for one unsettled case)."""
+    ids = [a for a in pytest_args if a.partition("::")[0].endswith(".py") and "::" in a]
+    return ids, [a for a in pytest_args if a not in ids]
+
+
 def ab_settings(args: argparse.Namespace, command: str):
     """The A/B settings of ``ab``, ``bisect`` and ``calibrate`` from their shared arguments:
     the device checked for two paired workers per side, ``--out`` resolved (nothing created
@@ -130,6 +140,7 @@ def ab_settings(args: argparse.Namespace, command: str):
     from unet.bench.defaults import PAIRED_WORKERS
 
     device_key(args.device, workers=2 * PAIRED_WORKERS)  # a usage error before anything starts
+    node_ids, pytest_args = split_node_ids(args.pytest_args)
     return ABSettings(
         repo=Path.cwd(),
         out=output_folder(args.out, command),
@@ -140,6 +151,7 @@ def ab_settings(args: argparse.Namespace, command: str):
         gate_on=getattr(args, "gate_on", "median"),
         confirm=getattr(args, "confirm", False),
         **({"floors": args.floors} if getattr(args, "floors", None) else {}),
-        pytest_args=list(args.pytest_args),
+        pytest_args=pytest_args,
+        cases=node_ids,
         command_name=command,
     )
