@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import math
+import subprocess
+from types import SimpleNamespace
+
 import pytest
 
+from unet.bench.ab.runner import takes_more
 from unet.bench.ab.schedule import Schedule, WorkerState
+from unet.bench.ab.settings import ABSettings
+from unet.bench.commands.common import ab_settings
 from unet.bench.measure import turns as abworker
+from unet.bench.stats.sequential import sequential_verdict
+from unet.bench.suite import paired
+from unet.cli import build_parser
 
 
 def make_workers(cases: dict[str, list[str]]) -> list[WorkerState]:
@@ -190,11 +201,6 @@ def test_a_confirmation_gives_more_generations_only_to_cases_still_estimated_a_c
 ):
     """--verdict's paired confirmation of a noisy full suite took four generations to settle
     cases as "no change" that no longer looked like changes after the first."""
-    import math
-
-    from unet.bench.ab.runner import takes_more
-    from unet.bench.ab.settings import ABSettings
-    from unet.bench.stats.sequential import sequential_verdict
 
     spread = [0.9, 1.1]  # processes 20 % apart: one generation settles nothing
     head = [m * (1 + effect) for m in spread]
@@ -207,11 +213,6 @@ def test_a_confirmation_gives_more_generations_only_to_cases_still_estimated_a_c
 
 
 def test_the_paired_confirmation_asks_the_ab_to_confirm_only(tmp_path, monkeypatch):
-    import json
-    import subprocess
-    from types import SimpleNamespace
-
-    from unet.bench.suite import paired
 
     seen = []
 
@@ -246,8 +247,6 @@ def test_the_paired_confirmation_asks_the_ab_to_confirm_only(tmp_path, monkeypat
 def test_node_ids_after_the_double_dash_select_cases_and_are_not_passed_on(tmp_path):
     """A later generation selects its unsettled cases by node id: the ids given to ``ab`` are
     its cases, not pytest arguments of every process, or each generation would time them all."""
-    from unet.bench.commands.common import ab_settings
-    from unet.cli import build_parser
 
     ids = ["benchmarks/test_norm.py::test_norm[norm=batch-bs=1]", "b/t.py::t[x]"]
     out = str(tmp_path / "o")

@@ -219,15 +219,15 @@ def evidence(
     left_out = tuple(i + 1 for i, bad in enumerate(flags) if bad)
     quietest = min((g.squares / g.dof for g in kept if g.dof), default=0.0)
     return Evidence(
-        effect,
-        math.sqrt(variance / total),
-        dof,
-        len(kept),
-        total,
-        used,
-        len(found),
-        left_out,
-        quietest,
+        effect=effect,
+        se=math.sqrt(variance / total),
+        dof=dof,
+        generations=len(kept),
+        weight=total,
+        prior_used=used,
+        measured=len(found),
+        left_out=left_out,
+        quietest=quietest,
     )
 
 
