@@ -5,7 +5,8 @@ On a throwaway clone of HEAD (the checkout is never touched):
    after the first judges against the one before; its exit code and confirmed regressions;
 2. ``unet-bench compare`` of each consecutive pair of those saved runs;
 3. one more run after a source change that busy-waits ``--delay-ms`` before every
-   interpolating up block (the ``up=interpolate`` cases): which cases it confirms.
+   interpolating up block (the ``up=interpolate`` cases): which cases it confirms
+   (``--delay-ms 0`` leaves it out).
 
 Usage: python scripts/verdict_quality.py [--runs 6] [--quick] [--device auto] [--delay-ms 2]
        [--out verdict-quality.json]
@@ -95,9 +96,10 @@ def main() -> int:
     results["unchanged"] = [run_once(clone, args, f"run-{i}", logs) for i in range(args.runs)]
     saved = sorted((clone / ".benchmarks").glob("*/*/*.json"))  # key / machine / run
     results["compare"] = [compare(clone, a, b) for a, b in itertools.pairwise(saved)]
-    layers = clone / "unet" / "layers.py"
-    layers.write_text(layers.read_text() + DELAY.format(seconds=args.delay_ms / 1e3))
-    results["delayed_interpolate"] = run_once(clone, args, "delayed", logs)
+    if args.delay_ms > 0:  # 0: only the unchanged runs
+        layers = clone / "unet" / "layers.py"
+        layers.write_text(layers.read_text() + DELAY.format(seconds=args.delay_ms / 1e3))
+        results["delayed_interpolate"] = run_once(clone, args, "delayed", logs)
     args.out.write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
     return 0
