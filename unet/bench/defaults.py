@@ -3,7 +3,11 @@
 
 MIN_EFFECT = 0.03  # smallest relative change of the median that counts (3 %)
 DEFAULT_BLOCKS = 6  # A/B round blocks per case and side: even (ABBA), at least 5 rounds in all
-PAIRED_WORKERS = 2  # A/B worker processes per side
+PAIRED_WORKERS = 2  # A/B worker processes per side in the first generation (every case)
+# ... and in each later one (the unsettled cases only): a worker start is most of such a
+# generation's cost, and two processes a side gave a look too few degrees of freedom to call a
+# 10 % slowdown at the sequential level (see stats/sequential.py)
+LATER_PAIRED_WORKERS = 4
 # A/B: a side's rounds of a case in one generation, as a share of what one suite run times. The
 # process, not the round, is the unit of an A/B verdict: rounds past a steady process median buy
 # nothing, another generation of processes does (see stats/sequential.py)

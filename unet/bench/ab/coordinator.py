@@ -1,6 +1,6 @@
 """The coordinator of paired A/B: starts one generation of worker processes (``PAIRED_WORKERS``
-per side), passes the turn between them as the schedule decides, and stops them all on the way
-out, whatever happened."""
+per side in the first, ``LATER_PAIRED_WORKERS`` later), passes the turn between them as the
+schedule decides, and stops them all on the way out, whatever happened."""
 
 from __future__ import annotations
 
@@ -95,13 +95,15 @@ def run_generation(
     first: int,
     cases: dict[str, list[str]],
     costs: bool,
+    per_side: int = PAIRED_WORKERS,
 ) -> tuple[Schedule, list[WorkerProcess]]:
-    """One generation of paired workers through each side's ``cases`` (node ids; all when
-    none), numbered from ``first``. Only the first worker of a side counts costs, if ``costs``."""
+    """One generation of ``per_side`` paired workers a side through each side's ``cases`` (node
+    ids; all when none), numbered from ``first``. Only the first worker of a side counts costs,
+    if ``costs``."""
     started = time.monotonic()
     states = [
         WorkerState(side=side, slot=slot, name=f"{side}-{first + slot}")
-        for slot in range(PAIRED_WORKERS)
+        for slot in range(per_side)
         for side in SIDES
     ]
     workers: list[WorkerProcess] = []
@@ -112,7 +114,7 @@ def run_generation(
                     settings, s, trees[s.side], cases.get(s.side, []), costs and not s.slot
                 )
             )
-        schedule = Schedule(states, settings.blocks, PAIRED_WORKERS, settings.rounds_share)
+        schedule = Schedule(states, settings.blocks, per_side, settings.rounds_share)
         _take_turns(settings, schedule, workers, started)
     finally:
         for w in workers:

@@ -20,7 +20,7 @@ from unet.bench.ab.profiling import ProfileError, can_profile, profile_in_turns
 from unet.bench.ab.result import ABMode, ABResult
 from unet.bench.ab.schedule import SIDES, Schedule
 from unet.bench.ab.settings import ABSettings
-from unet.bench.defaults import PAIRED_WORKERS
+from unet.bench.defaults import LATER_PAIRED_WORKERS, PAIRED_WORKERS
 from unet.bench.measure import turns as worker
 from unet.bench.results.environment import environment_diff, with_environment
 from unet.bench.results.expected import acknowledge, active, stale_lines
@@ -133,7 +133,7 @@ def measure_confirmed(settings: ABSettings, trees: dict[str, Path], result: ABRe
 
     def remeasure(suspects: list[str]):
         settings.say(f"re-measuring {len(suspects)} suspected regression(s) in new workers")
-        again, more = _next_generation(settings, trees, workers, len(generations), suspects)
+        again, more = _next_generation(settings, trees, workers, suspects)
         workers.extend(more)
         generations.append(again)
         return judge  # now over both generations
@@ -149,7 +149,8 @@ def measure_sequential(settings: ABSettings, trees: dict[str, Path], result: ABR
     cases in the first, then only the unsettled ones in new workers, up to MAX_GENERATIONS."""
     settings.say(
         f"paired workers, {PAIRED_WORKERS} per side, {settings.blocks} round blocks per case "
-        f"and side; unsettled cases take up to {MAX_GENERATIONS - 1} more generations"
+        f"and side; unsettled cases take up to {MAX_GENERATIONS - 1} more generations of "
+        f"{LATER_PAIRED_WORKERS} workers a side"
     )
     first, workers = run_generation(settings, trees, 0, {}, costs=True)
     generations = [first]
@@ -174,7 +175,7 @@ def measure_sequential(settings: ABSettings, trees: dict[str, Path], result: ABR
             f"{len(pending)} case(s) unsettled after {len(generations)} generation(s); "
             "more turns in new workers"
         )
-        again, more = _next_generation(settings, trees, workers, len(generations), pending)
+        again, more = _next_generation(settings, trees, workers, pending)
         workers.extend(more)
         generations.append(again)
         result.reruns = sorted(set(result.reruns) | set(pending))
@@ -196,16 +197,19 @@ def _next_generation(
     settings: ABSettings,
     trees: dict[str, Path],
     workers: list[WorkerProcess],
-    done: int,
     cases: list[str],
 ) -> tuple[Schedule, list[WorkerProcess]]:
-    """Generation ``done + 1``: fresh workers on just ``cases`` (a process's own speed is the
-    likeliest cause of a false alarm, and the same processes would repeat it)."""
+    """The next generation: fresh workers on just ``cases`` (a process's own speed is the
+    likeliest cause of a false alarm, and the same processes would repeat it), more of them
+    than the first had: these start for a few cases, and each is another process's evidence."""
     node_ids = {
         side: [_side_run(settings, workers, side).cases[c]["fullname"] for c in cases]
         for side in SIDES
     }
-    return run_generation(settings, trees, done * PAIRED_WORKERS, node_ids, costs=False)
+    numbered = len(workers) // len(SIDES)  # worker names go on from the last generation's
+    return run_generation(
+        settings, trees, numbered, node_ids, costs=False, per_side=LATER_PAIRED_WORKERS
+    )
 
 
 def _finish(

@@ -36,10 +36,19 @@ Outcomes after each look, the change being ``exp(effect) - 1``:
   false alarms, so it is far looser than ``alpha``;
 * else ``unsure``, which takes another generation only when one could settle it: not at the
   cap, and not when even the last look's interval, projected from this noise (each further
-  generation adds two processes a side), could neither exclude no change nor rule out the
-  margin (futility: the case stops as ``unsure`` instead of running to the cap). At the second
-  look the projection uses the quieter generation's spread: one of two may be disturbed and
-  not yet told apart. Stopping early only removes looks, so the bound above still holds.
+  generation adds ``LATER_PAIRED_WORKERS`` processes a side), could neither exclude no change
+  nor rule out the margin (futility: the case stops as ``unsure`` instead of running to the
+  cap). At the second look the projection uses the quieter generation's spread: one of two may
+  be disturbed and not yet told apart. Stopping early only removes looks, so the bound above
+  still holds.
+
+Generations need not have as many processes as each other: the first times every case in two a
+side, the later ones (only the unsettled cases, where a worker start is most of the cost) in
+``LATER_PAIRED_WORKERS``. Each generation's weight and degrees of freedom follow its counts. A
+first generation whose context moves a case's level (it times every case in one process; 17 %
+sd between generations 1 and 2 here, 6 % later) shows an added-time slowdown as a smaller
+relative change; the Birge ratio then widens the interval, and only more processes in the later
+generations can still call a 10 % change by the third look.
 """
 
 from __future__ import annotations
@@ -50,6 +59,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from unet.bench.defaults import LATER_PAIRED_WORKERS
 from unet.bench.stats.floors import Floor
 from unet.bench.stats.verdict import (
     IMPROVEMENT,
@@ -103,13 +113,13 @@ class Evidence:
         half = _t(level, self.dof) * self.se
         return self.effect - half, self.effect + half
 
-    def projected_half_width(self, level: float, looks: int) -> float:
+    def projected_half_width(self, level: float, looks: int, per_side: int) -> float:
         """The two-sided ``1 - level`` interval's half-width (log scale) at the last look, if
-        each further generation brings two processes a side at today's spread."""
+        each further generation brings ``per_side`` processes a side at today's spread."""
         more = max(looks - max(self.measured, self.generations), 0)
         sigma = self.se * math.sqrt(self.weight)  # the pooled spread of one log median
-        se = sigma / math.sqrt(self.weight + more)  # two processes a side: weight 1 each
-        return _t(level, self.dof + 2 * more) * se
+        se = sigma / math.sqrt(self.weight + more * per_side / 2)  # 1 / (1/n + 1/n) each
+        return _t(level, self.dof + more * 2 * (per_side - 1)) * se
 
     def p_value(self) -> float:
         from scipy import stats
@@ -232,6 +242,18 @@ def evidence(
 
 
 @dataclass(frozen=True)
+class Design:
+    """The sequential design's fixed choices."""
+
+    alpha: float = SEQUENTIAL_ALPHA  # per case over all its looks, two-sided
+    looks: int = MAX_GENERATIONS
+    per_side: int = LATER_PAIRED_WORKERS  # the processes a side each further generation brings
+
+
+DESIGN = Design()  # the A/B's
+
+
+@dataclass(frozen=True)
 class Levels:
     """The levels one look is judged at."""
 
@@ -241,10 +263,10 @@ class Levels:
     min_effect: float
 
 
-def _levels(alpha: float, looks: int, min_effect: float) -> Levels:
-    calls = max(looks - MIN_GENERATIONS_FOR_CHANGE + 1, 1)  # the looks that can call a change
+def _levels(design: Design, min_effect: float) -> Levels:
+    calls = max(design.looks - MIN_GENERATIONS_FOR_CHANGE + 1, 1)  # the looks that can call one
     margin = math.log1p(EQUIVALENCE * min_effect)
-    return Levels(alpha / calls, 2 * EQUIVALENCE_BETA, margin, min_effect)
+    return Levels(design.alpha / calls, 2 * EQUIVALENCE_BETA, margin, min_effect)
 
 
 def sequential_verdict(
@@ -252,8 +274,7 @@ def sequential_verdict(
     generations: Sequence[tuple[Processes, Processes]],
     min_effect: float,
     prior: Floor | None = None,
-    alpha: float = SEQUENTIAL_ALPHA,
-    looks: int = MAX_GENERATIONS,
+    design: Design = DESIGN,
 ) -> Verdict:
     """The verdict on ``case`` after the generations measured so far (see the module's
     docstring); ``noise_floor`` is the half-width of this look's interval, as a change."""
@@ -265,8 +286,8 @@ def sequential_verdict(
     found = evidence(generations, prior)
     b_meds = tuple(float(np.median(p)) for b, _ in generations for p in b)
     h_meds = tuple(float(np.median(p)) for _, h in generations for p in h)
-    levels = _levels(alpha, looks, min_effect)
-    more = len(generations) < looks
+    levels = _levels(design, min_effect)
+    more = len(generations) < design.looks
     if found is None or min(len(base), len(head)) < MIN_SAMPLES:
         change = float(np.median(h_meds)) / float(np.median(b_meds)) - 1
         p, half, outcome = 1.0, math.inf, UNSURE
@@ -280,7 +301,7 @@ def sequential_verdict(
             # even the quieter one's spread could not (on a noisy runner most of the full
             # tier's batch-32 cases, which a third generation never settled either)
             early = found.generations < MIN_GENERATIONS_FOR_FUTILITY
-            more = _could_settle(found.quieter() if early else found, levels, looks)
+            more = _could_settle(found.quieter() if early else found, levels, design)
     return Verdict(
         case=case,
         outcome=outcome,
@@ -317,13 +338,14 @@ def _decide(found: Evidence, levels: Levels) -> str:
     return NO_CHANGE if -levels.margin < lo and hi < levels.margin else UNSURE
 
 
-def _could_settle(found: Evidence, levels: Levels, looks: int) -> bool:
+def _could_settle(found: Evidence, levels: Levels, design: Design) -> bool:
     """Whether the last look, at this noise, could call a change of this size or rule out the
     margin around this estimate."""
     effect = abs(found.effect)
     if abs(math.expm1(found.effect)) >= levels.min_effect:
-        return effect >= found.projected_half_width(levels.change, looks)
-    return effect + found.projected_half_width(levels.equivalence, looks) < levels.margin
+        return effect >= found.projected_half_width(levels.change, design.looks, design.per_side)
+    margin = found.projected_half_width(levels.equivalence, design.looks, design.per_side)
+    return effect + margin < levels.margin
 
 
 def settled(verdict: Verdict) -> bool:

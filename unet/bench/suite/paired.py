@@ -2,7 +2,7 @@
 paired A/B (``unet-bench ab``, in a child process) of the saved run's commit against this tree.
 
 The run and the saved run are one process each, and a process has its own speed; the A/B's
-fresh processes, two per side taking turns, are the evidence about the noise between processes
+fresh processes, of both sides taking turns, are the evidence about the noise between processes
 that the verdict needs. Possible when the saved run recorded a clean tree at a commit this
 repository has (when that commit is HEAD and this tree is clean, it is an A/A)."""
 
