@@ -133,7 +133,9 @@ def measure_confirmed(settings: ABSettings, trees: dict[str, Path], result: ABRe
 
     def remeasure(suspects: list[str]):
         settings.say(f"re-measuring {len(suspects)} suspected regression(s) in new workers")
-        again, more = _next_generation(settings, trees, workers, suspects)
+        # two a side, as the first: its floor is the largest spread between a generation's
+        # processes, which more of them would widen
+        again, more = _next_generation(settings, trees, workers, suspects, PAIRED_WORKERS)
         workers.extend(more)
         generations.append(again)
         return judge  # now over both generations
@@ -175,7 +177,7 @@ def measure_sequential(settings: ABSettings, trees: dict[str, Path], result: ABR
             f"{len(pending)} case(s) unsettled after {len(generations)} generation(s); "
             "more turns in new workers"
         )
-        again, more = _next_generation(settings, trees, workers, pending)
+        again, more = _next_generation(settings, trees, workers, pending, LATER_PAIRED_WORKERS)
         workers.extend(more)
         generations.append(again)
         result.reruns = sorted(set(result.reruns) | set(pending))
@@ -198,18 +200,18 @@ def _next_generation(
     trees: dict[str, Path],
     workers: list[WorkerProcess],
     cases: list[str],
+    per_side: int,
 ) -> tuple[Schedule, list[WorkerProcess]]:
-    """The next generation: fresh workers on just ``cases`` (a process's own speed is the
-    likeliest cause of a false alarm, and the same processes would repeat it), more of them
-    than the first had: these start for a few cases, and each is another process's evidence."""
+    """The next generation: ``per_side`` fresh workers a side on just ``cases`` (a process's
+    own speed is the likeliest cause of a false alarm, and the same processes would repeat it).
+    The sequential gate starts more than the first generation had: these start for a few
+    cases, and each is another process's evidence."""
     node_ids = {
         side: [_side_run(settings, workers, side).cases[c]["fullname"] for c in cases]
         for side in SIDES
     }
     numbered = len(workers) // len(SIDES)  # worker names go on from the last generation's
-    return run_generation(
-        settings, trees, numbered, node_ids, costs=False, per_side=LATER_PAIRED_WORKERS
-    )
+    return run_generation(settings, trees, numbered, node_ids, costs=False, per_side=per_side)
 
 
 def _finish(

@@ -47,8 +47,8 @@ side, the later ones (only the unsettled cases, where a worker start is most of 
 ``LATER_PAIRED_WORKERS``. Each generation's weight and degrees of freedom follow its counts. A
 first generation whose context moves a case's level (it times every case in one process; 17 %
 sd between generations 1 and 2 here, 6 % later) shows an added-time slowdown as a smaller
-relative change; the Birge ratio then widens the interval, and only more processes in the later
-generations can still call a 10 % change by the third look.
+relative change; the Birge ratio then widens the interval, and more processes in the later
+generations are what still calls a 10 % change by the third look.
 """
 
 from __future__ import annotations
