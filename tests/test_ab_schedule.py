@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import subprocess
@@ -9,10 +10,13 @@ from types import SimpleNamespace
 
 import pytest
 
+from unet.bench.ab import runner
+from unet.bench.ab.result import ABResult
 from unet.bench.ab.runner import takes_more
-from unet.bench.ab.schedule import Schedule, WorkerState
+from unet.bench.ab.schedule import SIDES, Schedule, WorkerState
 from unet.bench.ab.settings import ABSettings
 from unet.bench.commands.common import ab_settings
+from unet.bench.defaults import LATER_PAIRED_WORKERS, PAIRED_WORKERS
 from unet.bench.measure import turns as abworker
 from unet.bench.stats.sequential import sequential_verdict
 from unet.bench.suite import paired
@@ -258,3 +262,47 @@ def test_node_ids_after_the_double_dash_select_cases_and_are_not_passed_on(tmp_p
     later = settings.command("head-2", ids[:1], [])
     assert later.count(ids[0]) == 1
     assert ids[1] not in later
+
+
+@pytest.mark.parametrize(
+    ("gate_on", "later"), [("median", LATER_PAIRED_WORKERS), ("p90", PAIRED_WORKERS)]
+)
+def test_later_generations_start_more_workers_for_the_sequential_gate_only(
+    tmp_path, monkeypatch, gate_on, later
+):
+    """The sequential gate's later generations start LATER_PAIRED_WORKERS a side (each is
+    another process's evidence, and their start is most of such a generation's cost); the tail
+    gate's confirmation keeps two, whose floor is the widest spread within a generation. Worker
+    names go on from the last generation's."""
+    started = []
+
+    def fake_generation(settings, trees, first, cases, costs, per_side=PAIRED_WORKERS):
+        started.append((first, per_side, cases))
+        names = {side: [f"{side}-{first + i}" for i in range(per_side)] for side in SIDES}
+        schedule = Schedule([], 6, per_side)
+        # 2 % apart within a side, head +50 %: a suspect at once, confirmed later (40 rounds a
+        # process: a p90 needs 64 a side)
+        for side, scale in (("base", 1.0), ("head", 1.5)):
+            schedule.samples[side]["c"] = {
+                name: [scale * (1 + 0.02 * (i % 2)) * (1 + 0.001 * k) * 1e-3 for k in range(40)]
+                for i, name in enumerate(names[side])
+            }
+        workers = [
+            SimpleNamespace(state=WorkerState(side, 0, n)) for side in SIDES for n in names[side]
+        ]
+        return schedule, workers
+
+    side_run = SimpleNamespace(cases={"c": {"fullname": "benchmarks/t.py::c"}}, key=None)
+    monkeypatch.setattr(runner, "run_generation", fake_generation)
+    monkeypatch.setattr(runner, "_side_run", lambda settings, workers, side: side_run)
+    monkeypatch.setattr(runner, "_finish", lambda settings, workers, gens, measured, r: r)
+    settings = ABSettings(repo=tmp_path, out=tmp_path, gate_on=gate_on, log=io.StringIO())
+    result = runner.measure_paired(settings, {}, ABResult(base_rev="HEAD"))
+    assert [v.outcome for v in result.verdicts] == ["regression"]
+    assert started[0][:2] == (0, PAIRED_WORKERS)
+    assert len(started) >= 2
+    numbered = PAIRED_WORKERS
+    for first, per_side, cases in started[1:]:
+        assert (first, per_side) == (numbered, later)
+        assert cases == {"base": ["benchmarks/t.py::c"], "head": ["benchmarks/t.py::c"]}
+        numbered += per_side
