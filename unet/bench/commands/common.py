@@ -134,12 +134,13 @@ def split_node_ids(pytest_args: Sequence[str]) -> tuple[list[str], list[str]]:
 
 def ab_settings(args: argparse.Namespace, command: str):
     """The A/B settings of ``ab``, ``bisect`` and ``calibrate`` from their shared arguments:
-    the device checked for two paired workers per side, ``--out`` resolved (nothing created
-    yet)."""
+    the device checked for the most paired workers a generation starts, ``--out`` resolved
+    (nothing created yet)."""
     from unet.bench.ab.settings import ABSettings
-    from unet.bench.defaults import PAIRED_WORKERS
+    from unet.bench.defaults import LATER_PAIRED_WORKERS, PAIRED_WORKERS
 
-    device_key(args.device, workers=2 * PAIRED_WORKERS)  # a usage error before anything starts
+    most = 2 * max(PAIRED_WORKERS, LATER_PAIRED_WORKERS)  # both sides' workers run at once
+    device_key(args.device, workers=most)  # a usage error before anything starts
     node_ids, pytest_args = split_node_ids(args.pytest_args)
     return ABSettings(
         repo=Path.cwd(),
