@@ -242,7 +242,7 @@ def test_ctrl_c_removes_the_worktree(clone, tmp_path):
 def test_a_base_without_paired_workers_is_measured_in_process_blocks(clone, tmp_path):
     worker = clone / "unet" / "bench" / "measure" / "turns.py"
     text = worker.read_text()
-    worker.write_text(text.replace("PROTOCOL = 1", "PROTOCOL = 0"))
+    worker.write_text(text.replace("PROTOCOL = 2", "PROTOCOL = 0"))
     git(clone, "commit", "-qam", "a base that speaks another protocol")
     worker.write_text(text)
     proc = ab(

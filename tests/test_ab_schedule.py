@@ -141,11 +141,33 @@ def test_every_grant_carries_the_schedules_rounds_share():
     assert grant.message() == {"go": True, "blocks": 1, "side_blocks": 2, "share": 0.25}
 
 
+def test_a_later_generation_splits_its_sides_rounds_over_the_blocks_it_runs():
+    """Four workers a side take two of six blocks each: the side runs eight, and its rounds
+    are split over those eight (not timed 8/6 over); each process's minimum is shared out."""
+    workers = [
+        WorkerState(side=side, slot=i, name=f"{side}-{i}", cases=["c1"])
+        for i in range(4)
+        for side in SIDES
+    ]
+    schedule = Schedule(workers, side_blocks=6, per_side=4, rounds_share=0.2, own_share=0.5)
+    for w in workers:
+        schedule.record(w, {"case": "c1", "stage": abworker.SETUP, "samples": []})
+    grant = schedule.decide(workers)[0]
+    assert grant.message() == {
+        "go": True,
+        "blocks": 2,
+        "side_blocks": 8,
+        "share": 0.2,
+        "own_share": 0.5,
+    }
+
+
 class FakeChannel:
     """A worker's end of the socket: every turn granted, as the coordinator set it up."""
 
     def __init__(self, blocks: int, side_blocks: int, share: float) -> None:
         self.blocks, self.side_blocks, self.share = blocks, side_blocks, share
+        self.own_share = 1.0
         self.turns: list[tuple[str, object, int]] = []
 
     def turn(self, case, stage, samples=()) -> bool:
@@ -190,6 +212,44 @@ def test_a_worker_times_its_share_of_a_suite_runs_rounds(per_call, share, rounds
     assert found["ab_rounds_per_block"] == rounds // 3
     # a turn before each of its 3 round blocks, and one to report the last
     assert [stage for _, stage, _ in channel.turns] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("per_call", "rounds"),
+    [
+        # 1 ms: the side's 200 rounds over the 8 blocks it runs, 25 each, two of them
+        (1e-3, 2 * 25),
+        # 100 ms: half of a process's 9, 5, in whole blocks of 3
+        (0.1, 2 * 3),
+        # 1.7 s, five to a suite run: half of 5, 3, in blocks of 2
+        (1.7, 2 * 2),
+    ],
+)
+def test_a_worker_of_a_larger_generation_times_its_share_of_the_minimum(per_call, rounds):
+    channel = FakeChannel(blocks=2, side_blocks=8, share=0.2)
+    channel.own_share = 0.5  # four processes a side share what two would each time
+    benchmark = FakeBenchmark()
+    plan = abworker.RoundPlan(max_time=1.0, min_rounds=5)
+    abworker.time_in_turns(channel, benchmark, "c1", lambda: None, per_call, plan)
+    assert len(benchmark.stats.stats.data) == rounds
+
+
+@pytest.mark.parametrize(
+    ("protocol", "per_side", "share"), [(2, 4, 0.5), (1, 4, None), (2, 2, None)]
+)
+def test_a_process_shares_its_minimum_rounds_only_where_the_base_follows(
+    tmp_path, protocol, per_side, share
+):
+    """A base of protocol 1 ignores own_share and would time more rounds a process than the
+    head: then both sides time them all."""
+    turns = tmp_path / "unet" / "bench" / "measure" / "turns.py"
+    turns.parent.mkdir(parents=True)
+    turns.write_text(f"PROTOCOL = {protocol}\n")
+    assert runner.speaks_paired_protocol(tmp_path)
+    assert runner.own_share(tmp_path, per_side) == share
+    turns.write_text("PROTOCOL = 0\n")
+    assert not runner.speaks_paired_protocol(tmp_path)
+    assert runner.own_share(tmp_path, per_side) is None
 
 
 @pytest.mark.parametrize(
@@ -276,8 +336,9 @@ def test_later_generations_start_more_workers_for_the_sequential_gate_only(
     names go on from the last generation's."""
     started = []
 
-    def fake_generation(settings, trees, first, cases, costs, per_side=PAIRED_WORKERS):
-        started.append((first, per_side, cases))
+    def fake_generation(settings, trees, cases, generation):
+        first, per_side = generation.first, generation.per_side
+        started.append((first, per_side, cases, generation.own_share))
         names = {side: [f"{side}-{first + i}" for i in range(per_side)] for side in SIDES}
         schedule = Schedule([], 6, per_side)
         # 2 % apart within a side, head +50 %: a suspect at once, confirmed later (40 rounds a
@@ -297,12 +358,18 @@ def test_later_generations_start_more_workers_for_the_sequential_gate_only(
     monkeypatch.setattr(runner, "_side_run", lambda settings, workers, side: side_run)
     monkeypatch.setattr(runner, "_finish", lambda settings, workers, gens, measured, r: r)
     settings = ABSettings(repo=tmp_path, out=tmp_path, gate_on=gate_on, log=io.StringIO())
-    result = runner.measure_paired(settings, {}, ABResult(base_rev="HEAD"))
+    turns = tmp_path / "unet" / "bench" / "measure" / "turns.py"
+    turns.parent.mkdir(parents=True)
+    turns.write_text(f"PROTOCOL = {abworker.PROTOCOL}\n")  # the base speaks today's protocol
+    trees = {"base": tmp_path, "head": tmp_path}
+    result = runner.measure_paired(settings, trees, ABResult(base_rev="HEAD"))
     assert [v.outcome for v in result.verdicts] == ["regression"]
     assert started[0][:2] == (0, PAIRED_WORKERS)
+    assert started[0][3] is None  # the first generation's processes time their whole minimum
     assert len(started) >= 2
     numbered = PAIRED_WORKERS
-    for first, per_side, cases in started[1:]:
+    for first, per_side, cases, own in started[1:]:
         assert (first, per_side) == (numbered, later)
+        assert own == (PAIRED_WORKERS / later if later > PAIRED_WORKERS else None)
         assert cases == {"base": ["benchmarks/t.py::c"], "head": ["benchmarks/t.py::c"]}
         numbered += per_side

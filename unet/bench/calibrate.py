@@ -11,7 +11,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
-from unet.bench.ab.coordinator import run_generation
+from unet.bench.ab.coordinator import Generation, run_generation
 from unet.bench.ab.git import toplevel
 from unet.bench.ab.schedule import SIDES
 from unet.bench.ab.settings import ABError, ABSettings
@@ -49,7 +49,7 @@ def calibrate(settings: ABSettings, processes: int, commit: str | None) -> Calib
     for g in range(generations):
         settings.say(f"generation {g + 1} of {generations}: {PER_GENERATION} processes")
         trees = {side: tree for side in SIDES}  # both "sides" run the same code
-        schedule, _ = run_generation(settings, trees, g * PAIRED_WORKERS, {}, costs=False)
+        schedule, _ = run_generation(settings, trees, {}, Generation(first=g * PAIRED_WORKERS))
         for side in SIDES:
             for case in schedule.samples[side]:
                 group = by_generation.setdefault(case, [])

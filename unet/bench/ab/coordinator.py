@@ -89,17 +89,25 @@ def start_worker(
     return WorkerProcess(state=state, proc=proc, sock=ours, log=log)
 
 
+@dataclass(frozen=True)
+class Generation:
+    """How one generation's workers are started."""
+
+    first: int = 0  # the number of its first worker a side (names go on across generations)
+    per_side: int = PAIRED_WORKERS
+    own_share: float | None = None  # of a process's minimum rounds (see Grant); None: all
+    costs: bool = False  # whether the first worker of a side counts the cases' costs
+
+
 def run_generation(
     settings: ABSettings,
     trees: dict[str, Path],
-    first: int,
     cases: dict[str, list[str]],
-    costs: bool,
-    per_side: int = PAIRED_WORKERS,
+    generation: Generation,
 ) -> tuple[Schedule, list[WorkerProcess]]:
-    """One generation of ``per_side`` paired workers a side through each side's ``cases`` (node
-    ids; all when none), numbered from ``first``. Only the first worker of a side counts costs,
-    if ``costs``."""
+    """One generation of paired workers through each side's ``cases`` (node ids; all when
+    none)."""
+    first, per_side = generation.first, generation.per_side
     started = time.monotonic()
     states = [
         WorkerState(side=side, slot=slot, name=f"{side}-{first + slot}")
@@ -111,10 +119,16 @@ def run_generation(
         for s in states:
             workers.append(
                 start_worker(
-                    settings, s, trees[s.side], cases.get(s.side, []), costs and not s.slot
+                    settings,
+                    s,
+                    trees[s.side],
+                    cases.get(s.side, []),
+                    generation.costs and not s.slot,
                 )
             )
-        schedule = Schedule(states, settings.blocks, per_side, settings.rounds_share)
+        schedule = Schedule(
+            states, settings.blocks, per_side, settings.rounds_share, generation.own_share
+        )
         _take_turns(settings, schedule, workers, started)
     finally:
         for w in workers:

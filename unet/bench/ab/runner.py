@@ -13,7 +13,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from unet.bench.ab.coordinator import WorkerProcess, run_generation
+from unet.bench.ab.coordinator import Generation, WorkerProcess, run_generation
 from unet.bench.ab.git import base_worktree, resolve_revision, toplevel
 from unet.bench.ab.legacy import measure_in_process_blocks
 from unet.bench.ab.profiling import ProfileError, can_profile, profile_in_turns
@@ -34,14 +34,20 @@ from unet.bench.stats.verdict import Verdict, compare_generations, failed, judge
 WORKER_FILES = ("unet/bench/measure/turns.py", "unet/bench/ab/worker.py", "unet/bench/abworker.py")
 
 
-def speaks_paired_protocol(tree: Path) -> bool:
-    """Whether the suite in ``tree`` can run as a paired worker of this version."""
+def paired_protocol(tree: Path) -> int | None:
+    """The paired-worker protocol the suite in ``tree`` speaks, if this version can run it."""
     for relative in WORKER_FILES:
         path = tree / relative
         if path.exists():
             found = re.search(r"^PROTOCOL = (\d+)", path.read_text(), re.M)
-            return found is not None and int(found.group(1)) == worker.PROTOCOL
-    return False
+            spoken = int(found.group(1)) if found else None
+            return spoken if spoken in worker.PROTOCOLS else None
+    return None
+
+
+def speaks_paired_protocol(tree: Path) -> bool:
+    """Whether the suite in ``tree`` can run as a paired worker of this version."""
+    return paired_protocol(tree) is not None
 
 
 def check_base(settings: ABSettings, base_rev: str) -> tuple[Path, str]:
@@ -121,7 +127,7 @@ def measure_confirmed(settings: ABSettings, trees: dict[str, Path], result: ABRe
         f"paired workers, {PAIRED_WORKERS} per side, {settings.blocks} round blocks per case "
         f"and side; suspects judged on {settings.gate_on} confirmed by fresh workers"
     )
-    first, workers = run_generation(settings, trees, 0, {}, costs=True)
+    first, workers = run_generation(settings, trees, {}, Generation(costs=True))
     generations = [first]
 
     def judge(case: str) -> Verdict:
@@ -154,7 +160,7 @@ def measure_sequential(settings: ABSettings, trees: dict[str, Path], result: ABR
         f"and side; unsettled cases take up to {MAX_GENERATIONS - 1} more generations of "
         f"{LATER_PAIRED_WORKERS} workers a side"
     )
-    first, workers = run_generation(settings, trees, 0, {}, costs=True)
+    first, workers = run_generation(settings, trees, {}, Generation(costs=True))
     generations = [first]
     calibration = _calibration(settings, workers)
 
@@ -211,7 +217,18 @@ def _next_generation(
         for side in SIDES
     }
     numbered = len(workers) // len(SIDES)  # worker names go on from the last generation's
-    return run_generation(settings, trees, numbered, node_ids, costs=False, per_side=per_side)
+    shared = own_share(trees["base"], per_side)
+    return run_generation(settings, trees, node_ids, Generation(numbered, per_side, shared))
+
+
+def own_share(base_tree: Path, per_side: int) -> float | None:
+    """The share of a process's minimum rounds that each of ``per_side`` workers a side times:
+    a side of more processes than the first generation's times as many rounds in all (its
+    processes' medians of fewer rounds are still more looks at the spread between processes).
+    None where the base's workers would not follow it: both sides then time them all."""
+    if per_side <= PAIRED_WORKERS or (paired_protocol(base_tree) or 0) < 2:
+        return None
+    return PAIRED_WORKERS / per_side
 
 
 def _finish(

@@ -50,16 +50,20 @@ class Grant:
     blocks: int
     side_blocks: int
     rounds_share: float = 1.0  # the side's rounds, as a share of one suite run's
+    own_share: float | None = None  # of a process's minimum rounds; None: all (protocol 1)
 
     def message(self) -> dict[str, object]:
         # a worker of an older base ignores "share" and times a suite run's rounds: slower,
         # not wrong (each process's median counts once)
-        return {
+        message: dict[str, object] = {
             "go": self.go,
             "blocks": self.blocks,
             "side_blocks": self.side_blocks,
             "share": self.rounds_share,
         }
+        if self.own_share is not None:
+            message["own_share"] = self.own_share
+        return message
 
 
 @dataclass
@@ -68,6 +72,7 @@ class Schedule:
     side_blocks: int  # round blocks per side and case
     per_side: int = 2  # worker processes per side
     rounds_share: float = 1.0  # a side's rounds of a case, as a share of one suite run's
+    own_share: float | None = None  # a process's minimum rounds, as a share (see Grant)
     # side -> case -> worker -> its rounds: the process, not the round block, is the unit of a
     # verdict, because round blocks of one process share its speed
     samples: dict[str, dict[str, dict[str, list[float]]]] = field(
@@ -79,6 +84,13 @@ class Schedule:
     def share(self) -> int:
         """Round blocks per worker and case."""
         return math.ceil(self.side_blocks / self.per_side)
+
+    @property
+    def blocks_run(self) -> int:
+        """Round blocks a side runs per case: more than ``side_blocks`` where its workers do
+        not divide them (four workers, two blocks each, of six): the side's rounds are split
+        over these, not timed 8/6 over."""
+        return self.share * self.per_side
 
     def _order(self, w: WorkerState) -> tuple[float, int]:
         stage = w.request["stage"]
@@ -126,7 +138,7 @@ class Schedule:
 
     def _grant(self, w: WorkerState, go: bool, blocks: int) -> Grant:
         w.request = None
-        return Grant(w, go, blocks, self.side_blocks, self.rounds_share)
+        return Grant(w, go, blocks, self.blocks_run, self.rounds_share, self.own_share)
 
     def process_samples(self, side: str, case: str) -> list[list[float]]:
         """The rounds of ``case`` on ``side``, one list per worker process."""

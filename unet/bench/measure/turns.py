@@ -12,13 +12,17 @@ Messages are JSON lines. Worker to coordinator: ``{"hello": side, "cases": [...]
 collection; ``{"case", "stage", "samples"}`` to ask for the turn, where ``stage`` is ``setup``,
 a round-block index or ``final`` and ``samples`` are the per-round seconds of the round block
 just finished.
-Coordinator to worker: ``{"go": true|false, "blocks": n, "side_blocks": m}``: this worker runs
-``n`` of its side's ``m`` round blocks of the case (the side's rounds are split over ``m``); ``go``
-false after its last round block of a case means "stop measuring it".
+Coordinator to worker: ``{"go": true|false, "blocks": n, "side_blocks": m, "share": s,
+"own_share": o}``: this worker runs ``n`` of its side's ``m`` round blocks of the case (the side's
+rounds, ``s`` of a suite run's, are split over ``m``), and at least ``o`` of a process's own
+minimum rounds (protocol 2; absent, all of them); ``go`` false after its last round block of a
+case means "stop measuring it".
 
 The coordinator reads ``PROTOCOL`` from the base's copy of this file (or of
 ``unet/bench/ab/worker.py`` or ``unet/bench/abworker.py``, where it lived before) to decide
-whether the base can be run this way. This module must stay free of torch: the coordinator
+whether the base can be run this way, and sends ``own_share`` only to bases of protocol 2: a
+base that ignored it would time more rounds a process than the head, and a process's median
+of more rounds can sit at another level. This module must stay free of torch: the coordinator
 imports it.
 """
 
@@ -35,7 +39,8 @@ from typing import Any
 from unet.bench import pbcompat
 from unet.bench.defaults import DEFAULT_BLOCKS
 
-PROTOCOL = 1  # bump on any change to the messages above
+PROTOCOL = 2  # bump on any change to the messages above
+PROTOCOLS = (1, 2)  # those a base may speak: 1 knows no own_share
 ENV_FD = "UNET_BENCH_AB_FD"
 ENV_SIDE = "UNET_BENCH_AB_SIDE"  # e.g. base-0, head-1
 SETUP, FINAL = "setup", "final"
@@ -57,6 +62,7 @@ class Channel:
         )  # this worker's round blocks of the case; set by each grant
         self.side_blocks = DEFAULT_BLOCKS  # its side's round blocks of the case
         self.share = 1.0  # the side's rounds, as a share of what a suite run would time
+        self.own_share = 1.0  # of MIN_PROCESS_ROUNDS: less where more processes share a side
 
     @classmethod
     def from_env(cls) -> Channel | None:
@@ -80,6 +86,7 @@ class Channel:
         self.blocks = int(reply.get("blocks", self.blocks))
         self.side_blocks = int(reply.get("side_blocks", self.side_blocks))
         self.share = float(reply.get("share", self.share))
+        self.own_share = float(reply.get("own_share", self.own_share))
         return bool(reply["go"])
 
 
@@ -114,8 +121,10 @@ def time_in_turns(
     rounds = max(plan.min_rounds, math.ceil(suite_rounds * channel.share))
     # at least MIN_PROCESS_ROUNDS of its own (a process's median counts once in the verdict),
     # but never more than a suite run times: a slow case (a 1.7 s batch-32 round, five to a
-    # suite run) would otherwise cost each generation seven suite runs' worth of its rounds
-    own = min(MIN_PROCESS_ROUNDS, suite_rounds)
+    # suite run) would otherwise cost each generation seven suite runs' worth of its rounds.
+    # A generation of more processes a side shares that minimum out (own_share): its side
+    # still times as many rounds, and each process is another look at the spread
+    own = math.ceil(min(MIN_PROCESS_ROUNDS, suite_rounds) * channel.own_share)
     per_block = max(math.ceil(own / max(channel.blocks, 1)), round(rounds / channel.side_blocks))
     started = 0  # rounds started so far
 
